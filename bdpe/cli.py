@@ -1,0 +1,187 @@
+"""``bdpe`` command line.
+
+Exit codes: 0 ok; 2 bad input (one line on stderr naming the field or value, no traceback);
+1 anything else (a failed simulation included).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "UsageError"]
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage + error otherwise)
+        raise UsageError(message)
+
+
+def _parse_sets(items: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--set {item!r}: expected NAME=VALUE")
+        if name in values:
+            raise UsageError(f"--set {name}: given twice")
+        values[name] = value
+    return values
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def cmd_simulate(args) -> int:
+    from characterize.runtime import run
+    from characterize.testbenches import get_testbench, parse_params
+
+    tb = get_testbench(args.operation)
+    params = parse_params(tb, _parse_sets(args.set))
+    spec = tb.spec(params)  # validated: nothing has been simulated yet
+    if args.plot:
+        _check_output_path("--plot", args.plot, ".png")
+    result = run(spec)
+    if not result.ok:
+        print(f"bdpe: simulation failed ({result.error_kind}): {result.error}", file=sys.stderr)
+        return 1
+    metrics = tb.measure(params, result)
+    if args.plot:
+        _plot(result, args.plot, title=spec.label)
+    if args.json:
+        payload = {"operation": tb.name, "params": {k: getattr(params, k) for k in params.__dataclass_fields__},
+                   **{k: _jsonable(v) for k, v in metrics.items()}, "units": dict(tb.units),
+                   "notes": list(result.notes)}
+        print(json.dumps(payload, indent=2))
+    else:
+        print(f"{tb.name}: {spec.label}")
+        for key, value in metrics.items():
+            unit = tb.units.get(key, "")
+            print(f"  {key:28s} {value:.6g} {unit}" if isinstance(value, float) else f"  {key:28s} {value}")
+    return 0
+
+
+def _check_output_path(field: str, path: str, suffix: str) -> None:
+    p = Path(path)
+    if p.suffix.lower() != suffix:
+        raise UsageError(f"{field} {path!r}: must end in {suffix}")
+    if not p.parent.exists():
+        raise UsageError(f"{field} {path!r}: directory {str(p.parent)!r} does not exist")
+
+
+def _plot(result, path: str, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axis = "time" if "time" in result.vectors else "sweep"
+    x = result.vectors.get(axis)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, vec in result.vectors.items():
+        if name != axis and x is not None and name.startswith(("v", "in", "out")) or name in ("in", "out"):
+            ax.plot(x * (1e9 if axis == "time" else 1), vec.real, label=name)
+    ax.set_xlabel("time (ns)" if axis == "time" else "sweep (V)")
+    ax.set_ylabel("voltage (V)")
+    ax.set_title(title)
+    ax.legend()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def cmd_run(args) -> int:
+    """The main job.  For now: every registered testbench at its defaults -> OUT/simulate.json."""
+    from characterize.runtime import SimulationPool
+    from characterize.testbenches import available, get_testbench
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = available()
+    tbs = [get_testbench(n) for n in names]
+    params = [tb.default_params() for tb in tbs]
+    specs = [tb.spec(p) for tb, p in zip(tbs, params)]
+    print(f"bdpe run: simulating {len(specs)} testbenches at their defaults", file=sys.stderr)
+    with SimulationPool(1) as pool:
+        results = pool.map(specs)
+    report = {}
+    failed = 0
+    for tb, p, r in zip(tbs, params, results):
+        if r.ok:
+            report[tb.name] = {k: _jsonable(v) for k, v in tb.measure(p, r).items()}
+        else:
+            failed += 1
+            report[tb.name] = {"error": r.error, "error_kind": r.error_kind}
+    tmp = out / "simulate.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, out / "simulate.json")
+    for name, values in report.items():
+        print(f"{name}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in values.items()))
+    print(f"bdpe run: wrote {out / 'simulate.json'}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bdpe", description="RRAM binary dot-product engine: circuit-to-system evaluation")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("run", help="the main job on the built-in defaults")
+    p.add_argument("--out", default="out", help="output directory (default: out/)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("simulate", help="run one testbench")
+    p.add_argument("operation", help="testbench name (bdpe simulate --list)", nargs="?")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="testbench parameter")
+    p.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="plot the probed waveforms")
+    p.add_argument("--list", action="store_true", help="list testbenches and their parameters")
+    p.set_defaults(func=cmd_simulate_or_list)
+    return parser
+
+
+def cmd_simulate_or_list(args) -> int:
+    from characterize.testbenches import available, describe_params, get_testbench
+
+    if args.list or args.operation is None:
+        if args.operation is None and not args.list:
+            raise UsageError("simulate: OPERATION is required (bdpe simulate --list shows them)")
+        for name in available():
+            tb = get_testbench(name)
+            print(f"{name}: {tb.description}")
+            for pname, kind, default, unit, doc in describe_params(tb):
+                print(f"    {pname} ({kind}, {unit}, default {default}): {doc}")
+        return 0
+    return cmd_simulate(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from circuits.netlist import NetlistValueError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except UsageError as exc:
+        print(f"bdpe: error: {exc}", file=sys.stderr)
+        return 2
+    except NetlistValueError as exc:
+        print(f"bdpe: error: {exc}".replace("\n", "\\n"), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bdpe: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

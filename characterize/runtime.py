@@ -1,0 +1,593 @@
+"""The simulation runtime: a frozen :class:`SimSpec` in, a :class:`SimResult` keyed by our probe names out.
+
+This is the only module that imports PySpice (and only inside worker processes).
+
+Execution model
+---------------
+* :class:`NgspiceSession` owns the one ngspice instance of a process.  It loads a deck (with its
+  technology library) once and then runs many points on it with ``alterparam`` + ``reset``,
+  ``option temp=...`` and the analysis command; it re-parses only when the netlist text (structure
+  or corner) changes.  After each run it sends ``destroy all``; on a deck change ``remcirc``.
+* :class:`SimulationPool` runs sessions in worker processes (one ngspice each).  A run that exceeds
+  its ``timeout_s`` or kills its worker fails alone: the worker is replaced and the other runs go on.
+  Jobs are routed to the worker that already holds their deck ("load once, sweep many").
+* stderr lines are classified: notes ("Note:", gmin/source stepping, version warnings) are kept in
+  ``SimResult.notes``; errors fail the run with the message.
+
+Debug switch: with ``BDPE_NETLIST_DIR=DIR`` every netlist a worker loads is written to
+``DIR/<sha256>.cir`` (and nothing is written when no simulation runs).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait as _wait_connections
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from circuits.netlist import NetlistValueError, check_deck_text, check_name, check_number, fmt
+from circuits.technology import Technology
+
+__all__ = [
+    "Probe", "Tran", "Op", "Dc", "SimSpec", "SimResult", "SimulationFailed",
+    "NgspiceSession", "SimulationPool", "run", "run_many", "classify_message", "ngspice_version",
+]
+
+# --------------------------------------------------------------------------------------------
+# The specification (pure data, picklable)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What to record: ``kind='v'`` a top-level node voltage, ``kind='i'`` the current through a
+    top-level voltage source (ngspice sign: positive from the + terminal through the source)."""
+
+    name: str
+    kind: str
+    target: str
+
+    def __post_init__(self):
+        check_name("probe name", self.name)
+        if self.kind not in ("v", "i"):
+            raise NetlistValueError("probe kind", self.kind, "is not 'v' or 'i'")
+        check_name("probe target", self.target)
+
+    @property
+    def vector(self) -> str:
+        return self.target.lower() if self.kind == "v" else f"{self.target.lower()}#branch"
+
+
+@dataclass(frozen=True)
+class Tran:
+    """Transient analysis; ``max_step_s`` bounds the internal time step."""
+
+    step_s: float
+    stop_s: float
+    start_s: float = 0.0
+    max_step_s: float | None = None
+    uic: bool = False
+
+    axis = "time"
+
+    def command(self) -> str:
+        step = check_number("tran step_s", self.step_s, strictly_positive=True)
+        stop = check_number("tran stop_s", self.stop_s, strictly_positive=True)
+        start = check_number("tran start_s", self.start_s, min_value=0.0)
+        parts = ["tran", fmt(step), fmt(stop), fmt(start)]
+        if self.max_step_s is not None:
+            parts.append(fmt(check_number("tran max_step_s", self.max_step_s, strictly_positive=True)))
+        if self.uic:
+            parts.append("uic")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Op:
+    """DC operating point."""
+
+    axis = None
+
+    def command(self) -> str:
+        return "op"
+
+
+@dataclass(frozen=True)
+class Dc:
+    """DC sweep of one independent source."""
+
+    source: str
+    start: float
+    stop: float
+    step: float
+
+    @property
+    def axis(self):
+        return "sweep"
+
+    def command(self) -> str:
+        check_name("dc source", self.source)
+        return " ".join(["dc", self.source, fmt(check_number("dc start", self.start)),
+                         fmt(check_number("dc stop", self.stop)),
+                         fmt(check_number("dc step", self.step, strictly_positive=True))])
+
+
+_OPTION_NAMES = frozenset({"reltol", "abstol", "vntol", "chgtol", "gmin", "method", "maxord", "itl1",
+                           "itl2", "itl4", "trtol", "rshunt", "gminsteps", "srcsteps", "pivtol", "xmu"})
+_OPTION_WORDS = frozenset({"gear", "trap", "trapezoidal"})
+
+
+@dataclass(frozen=True)
+class SimSpec:
+    """One simulation: a deck (circuit only, no analyses, no ``.end``) and how to run it.
+
+    ``params`` are values of ``.param`` names declared in the deck; they are applied with
+    ``alterparam`` so that sweeping them does not re-parse the deck.  ``options`` are simulator
+    options (``reltol``, ``method=gear``, ...).  Everything is validated before it reaches ngspice.
+    """
+
+    deck: str
+    analysis: Tran | Op | Dc
+    probes: tuple[Probe, ...]
+    technology: Technology
+    corner: str | None = None
+    temperature_C: float = 27.0
+    params: tuple[tuple[str, float], ...] = ()
+    options: tuple[tuple[str, object], ...] = ()
+    timeout_s: float = 120.0
+    label: str = ""
+
+    def __post_init__(self):
+        # normalise mappings into sorted tuples so specs are hashable and deterministic
+        if isinstance(self.params, Mapping):
+            object.__setattr__(self, "params", tuple(sorted(self.params.items())))
+        if isinstance(self.options, Mapping):
+            object.__setattr__(self, "options", tuple(sorted(self.options.items())))
+        object.__setattr__(self, "probes", tuple(self.probes))
+        self.validate()
+
+    def validate(self) -> None:
+        check_deck_text("deck", self.deck)
+        if self.corner is not None:
+            self.technology.check_corner(self.corner)
+        check_number("temperature_C", self.temperature_C, min_value=-273.15, max_value=1000.0)
+        check_number("timeout_s", self.timeout_s, strictly_positive=True)
+        declared = {m.lower() for m in re.findall(r"^\s*\.param\s+([A-Za-z_][A-Za-z0-9_]*)\s*=",
+                                                  self.deck, flags=re.M | re.I)}
+        for name, value in self.params:
+            check_name("param name", name)
+            check_number(name, value)
+            if name.lower() not in declared:
+                raise NetlistValueError(name, value, "is not a .param declared in the deck")
+        for name, value in self.options:
+            if name not in _OPTION_NAMES:
+                raise NetlistValueError("option", name, f"is not a supported option ({', '.join(sorted(_OPTION_NAMES))})")
+            if isinstance(value, str) and value in _OPTION_WORDS:
+                continue
+            check_number(name, value)
+        names = [p.name for p in self.probes]
+        if len(set(names)) != len(names):
+            raise NetlistValueError("probes", names, "has duplicate names")
+        self.analysis.command()
+
+    def netlist(self) -> str:
+        """The full text handed to ngspice (title, technology library, deck, ``.end``)."""
+        lines = [f"* bdpe {self.label or 'simulation'}"]
+        lines += self.technology.library_lines(self.corner)
+        lines.append(self.deck.strip("\n"))
+        lines.append(".end")
+        return "\n".join(lines) + "\n"
+
+    def deck_key(self) -> str:
+        """Identity of the loaded circuit: what forces a re-parse when it changes."""
+        text = "\n".join(self.technology.init_commands) + "\n" + self.netlist()
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class SimResult:
+    """Vectors keyed by probe name (plus the analysis axis ``time``/``sweep``), timings and notes."""
+
+    label: str
+    ok: bool
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    error: str | None = None
+    error_kind: str | None = None  # "error" | "timeout" | "crash"
+    notes: tuple[str, ...] = ()
+    analysis_time_s: float = float("nan")
+    wall_time_s: float = float("nan")
+    load_time_s: float = 0.0
+    reloaded: bool = False
+    worker_pid: int | None = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.vectors[name]
+
+    def raise_for_status(self) -> "SimResult":
+        if not self.ok:
+            raise SimulationFailed(self.label, self.error_kind or "error", self.error or "")
+        return self
+
+
+class SimulationFailed(RuntimeError):
+    """A run failed; carries the run's label (the sweep point) and the kind of failure."""
+
+    def __init__(self, label: str, kind: str, message: str):
+        self.label, self.kind, self.message = label, kind, message
+        super().__init__(f"simulation {label or '?'} failed ({kind}): {message}")
+
+
+# --------------------------------------------------------------------------------------------
+# Message classification
+
+_NOTE_RE = re.compile(
+    r"^(note:|warning:|\s*$)|gmin stepping|source stepping|unsupported ngspice version|"
+    r"option scale|reset re-loads|^circuit:|^using spars|no\. of data rows|^doing analysis|"
+    r"^\s*reference value|^\s*tran\w*:?\s*$|^total analysis time|stepping completed|"
+    r"^\s*(simulation interrupted|background thread)", re.I)
+_ERROR_RE = re.compile(
+    r"error|timestep too small|singular matrix|aborted|fatal|can't find|cannot|could not|not found|"
+    r"unknown (subckt|model|parameter|device)|no such|iteration limit|out of range|failed", re.I)
+
+
+def classify_message(line: str) -> str:
+    """``'error'`` for lines that mean the run failed, else ``'note'``."""
+    text = line.strip()
+    if re.match(r"^(note|warning):", text, re.I):
+        # a note stays a note even if it mentions failure of one stepping attempt
+        return "error" if re.search(r"timestep too small|singular matrix", text, re.I) else "note"
+    if _ERROR_RE.search(text) and not re.search(r"gmin stepping|source stepping", text, re.I):
+        return "error"
+    return "note"
+
+
+# --------------------------------------------------------------------------------------------
+# In-process session (runs inside a worker process)
+
+
+class NgspiceSession:
+    """The ngspice instance of this process, with the currently loaded deck remembered."""
+
+    def __init__(self, netlist_dir: str | None = None):
+        logging.getLogger("PySpice").setLevel(logging.CRITICAL)
+        from PySpice.Spice.NgSpice.Shared import NgSpiceShared  # the one PySpice import
+
+        self._ng = NgSpiceShared.new_instance()
+        self._loaded_key: str | None = None
+        self._init_done: tuple[str, ...] | None = None
+        self.netlist_dir = netlist_dir if netlist_dir is not None else os.environ.get("BDPE_NETLIST_DIR")
+
+    # -- low level
+    def command(self, text: str) -> tuple[list[str], list[str]]:
+        """Execute one ngspice command; returns (stdout lines, stderr lines)."""
+        ng = self._ng
+        ng.clear_output()
+        rc = ng._ngspice_shared.ngSpice_Command(text.encode("ascii"))
+        out, err = list(ng._stdout), list(ng._stderr)
+        if rc:
+            raise SimulationFailed("", "error", f"ngspice command {text.split()[0]!r} returned {rc}: "
+                                   + "; ".join(err[-3:] or out[-3:]))
+        return out, err
+
+    def version(self) -> str:
+        out, _ = self.command("version -s")
+        text = " ".join(out)
+        match = re.search(r"ngspice-(\S+)", text)
+        return match.group(1) if match else text.strip()
+
+    def _errors(self, lines: Iterable[str]) -> list[str]:
+        return [line.strip() for line in lines if classify_message(line) == "error"]
+
+    def _load(self, spec: SimSpec) -> float:
+        t0 = time.perf_counter()
+        if self._loaded_key is not None:
+            self.command("remcirc")
+            self._loaded_key = None
+        if self._init_done != spec.technology.init_commands:
+            for cmd in spec.technology.init_commands:
+                self.command(cmd)
+            self._init_done = spec.technology.init_commands
+        text = spec.netlist()
+        if self.netlist_dir:
+            os.makedirs(self.netlist_dir, exist_ok=True)
+            with open(os.path.join(self.netlist_dir, f"{spec.deck_key()}.cir"), "w") as fh:
+                fh.write(text)
+        ng = self._ng
+        from PySpice.Spice.NgSpice.Shared import FFI, ffi
+
+        lines = [line for line in text.splitlines() if line] + [""]
+        keep = [ffi.new("char[]", line.encode("utf8")) for line in lines] + [FFI.NULL]
+        ng.clear_output()
+        rc = ng._ngspice_shared.ngSpice_Circ(ffi.new("char *[]", keep))
+        errors = self._errors(list(ng._stdout) + list(ng._stderr))
+        if rc or errors:
+            try:
+                self.command("remcirc")
+            except SimulationFailed:
+                pass
+            raise SimulationFailed(spec.label, "error", "netlist rejected: " + "; ".join(errors[:5] or [f"rc={rc}"]))
+        self._loaded_key = spec.deck_key()
+        return time.perf_counter() - t0
+
+    def _vector(self, plot: str, name: str) -> np.ndarray | None:
+        from PySpice.Spice.NgSpice.Shared import FFI, ffi
+
+        info = self._ng._ngspice_shared.ngGet_Vec_Info(f"{plot}.{name}".encode())
+        if info == FFI.NULL or info.v_length <= 0:
+            return None
+        if info.v_realdata != FFI.NULL:
+            return np.frombuffer(ffi.buffer(info.v_realdata, info.v_length * 8), dtype=np.float64).copy()
+        raw = np.frombuffer(ffi.buffer(info.v_compdata, info.v_length * 16), dtype=np.float64)
+        return raw[0::2] + 1j * raw[1::2]
+
+    # -- one run
+    def run(self, spec: SimSpec, *, force_reload: bool = False) -> SimResult:
+        """Run one spec on this process's ngspice; raises :class:`SimulationFailed` on error."""
+        t0 = time.perf_counter()
+        reloaded = False
+        load_time = 0.0
+        if force_reload or self._loaded_key != spec.deck_key():
+            load_time = self._load(spec)
+            reloaded = True
+        notes: list[str] = []
+        try:
+            for name, value in spec.params:
+                self.command(f"alterparam {name}={fmt(value)}")
+            self.command("reset")
+            # options after reset: reset re-reads the deck's own .options
+            self.command(f"option temp={fmt(spec.temperature_C)}")
+            for name, value in spec.options:
+                self.command(f"option {name}={value if isinstance(value, str) else fmt(value)}")
+            if spec.probes:
+                self.command("save " + " ".join(p.vector for p in spec.probes))
+            out, err = self.command(spec.analysis.command())
+            errors = self._errors(out + err)
+            notes += [line.strip() for line in err if line.strip() and classify_message(line) == "note"]
+            plot = self._ng._convert_string_array(self._ng._ngspice_shared.ngSpice_AllPlots())[0]
+            vectors: dict[str, np.ndarray] = {}
+            axis = spec.analysis.axis
+            if axis == "time":
+                vec = self._vector(plot, "time")
+                if vec is not None:
+                    vectors["time"] = vec.real if np.iscomplexobj(vec) else vec
+            elif axis == "sweep":
+                for candidate in ("v-sweep", "i-sweep", f"{spec.analysis.source.lower()}"):
+                    vec = self._vector(plot, candidate)
+                    if vec is not None:
+                        vectors["sweep"] = vec
+                        break
+            missing = []
+            for probe in spec.probes:
+                vec = self._vector(plot, probe.vector)
+                if vec is None:
+                    missing.append(probe.name)
+                else:
+                    vectors[probe.name] = vec
+            if isinstance(spec.analysis, Tran) and not errors:
+                t_end = vectors.get("time", np.array([0.0]))[-1]
+                if t_end < spec.analysis.stop_s * (1 - 1e-9):
+                    errors.append(f"transient stopped at {t_end:.4g} s of {spec.analysis.stop_s:.4g} s")
+            if errors or missing:
+                raise SimulationFailed(spec.label, "error", "; ".join(
+                    errors[:5] + ([f"no vector for probes {missing}"] if missing else [])))
+            analysis_time = float("nan")
+            out, _ = self.command("rusage time")
+            for line in out:
+                match = re.search(r"Total analysis time \(seconds\) =\s*([\d.eE+-]+)", line)
+                if match:
+                    analysis_time = float(match.group(1))
+        finally:
+            try:
+                self.command("destroy all")
+            except SimulationFailed:
+                self._loaded_key = None
+        return SimResult(label=spec.label, ok=True, vectors=vectors, notes=tuple(notes),
+                         analysis_time_s=analysis_time, wall_time_s=time.perf_counter() - t0,
+                         load_time_s=load_time, reloaded=reloaded, worker_pid=os.getpid())
+
+    def close(self) -> None:
+        if self._loaded_key is not None:
+            try:
+                self.command("remcirc")
+            except SimulationFailed:
+                pass
+            self._loaded_key = None
+
+
+def ngspice_version() -> str:
+    """The ngspice version, asked of a short-lived worker (never loads ngspice in the caller)."""
+    with SimulationPool(1) as pool:
+        return pool.version()
+
+
+# --------------------------------------------------------------------------------------------
+# Worker processes
+
+
+def _worker_main(conn) -> None:  # pragma: no cover - runs in a child process
+    session = NgspiceSession()
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            break
+        if message is None:
+            break
+        kind, job_id, payload = message
+        if kind == "version":
+            conn.send((job_id, session.version()))
+            continue
+        spec, force_reload = payload
+        try:
+            result = session.run(spec, force_reload=force_reload)
+        except SimulationFailed as exc:
+            result = SimResult(label=spec.label, ok=False, error=exc.message, error_kind=exc.kind,
+                               worker_pid=os.getpid())
+        except Exception as exc:  # a bug or a library error: this run fails, the worker goes on
+            session._loaded_key = None
+            result = SimResult(label=spec.label, ok=False, error=f"{type(exc).__name__}: {exc}",
+                               error_kind="error", worker_pid=os.getpid())
+        conn.send((job_id, result))
+    session.close()
+
+
+class _Worker:
+    def __init__(self, ctx):
+        parent, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.conn = parent
+        self.loaded_key: str | None = None
+        self.job: int | None = None
+        self.deadline = float("inf")
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self.conn.close()
+
+
+class SimulationPool:
+    """Worker processes, one ngspice each.  Use as a context manager.
+
+    ``map(specs)`` returns results in order; a run that times out or crashes its worker yields a
+    failed :class:`SimResult` (``error_kind`` ``timeout`` / ``crash``) and a fresh worker replaces it.
+    """
+
+    def __init__(self, workers: int = 1, *, start_method: str = "spawn"):
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self._ctx = multiprocessing.get_context(start_method)
+        self._workers = [_Worker(self._ctx) for _ in range(workers)]
+        self.loads = 0  # decks (re)loaded by the workers for finished runs (tests, benchmarks)
+
+    def __enter__(self) -> "SimulationPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.stop()
+        self._workers = []
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers]
+
+    def version(self) -> str:
+        worker = self._workers[0]
+        worker.conn.send(("version", -1, None))
+        return worker.conn.recv()[1]
+
+    def run(self, spec: SimSpec, *, force_reload: bool = False) -> SimResult:
+        return self.map([spec], force_reload=force_reload)[0]
+
+    def map(self, specs: Sequence[SimSpec], *, force_reload: bool = False,
+            on_result: Callable[[int, SimResult], None] | None = None) -> list[SimResult]:
+        """Run all specs; ``on_result(index, result)`` is called as each one finishes."""
+        for spec in specs:
+            spec.validate()
+        results: list[SimResult | None] = [None] * len(specs)
+        groups: dict[str, deque[int]] = {}
+        for index, spec in enumerate(specs):
+            groups.setdefault(spec.deck_key(), deque()).append(index)
+        remaining = len(specs)
+
+        def next_job(worker: _Worker) -> int | None:
+            if worker.loaded_key in groups and groups[worker.loaded_key]:
+                key = worker.loaded_key
+            else:
+                live = [k for k, q in groups.items() if q]
+                if not live:
+                    return None
+                busy_keys = {w.loaded_key for w in self._workers if w.job is not None}
+                # prefer a deck nobody else is working on, then the biggest group
+                key = max(live, key=lambda k: (k not in busy_keys, len(groups[k])))
+            return groups[key].popleft()
+
+        def dispatch(worker: _Worker) -> None:
+            index = next_job(worker)
+            if index is None:
+                return
+            spec = specs[index]
+            worker.job = index
+            worker.deadline = time.monotonic() + spec.timeout_s + (30.0 if worker.loaded_key != spec.deck_key() else 0.0)
+            worker.loaded_key = spec.deck_key()
+            worker.conn.send(("run", index, (spec, force_reload)))
+
+        def finish(index: int, result: SimResult) -> None:
+            nonlocal remaining
+            results[index] = result
+            remaining -= 1
+            if result.reloaded:
+                self.loads += 1
+            if on_result is not None:
+                on_result(index, result)
+
+        def replace(worker: _Worker, kind: str, message: str) -> None:
+            index = worker.job
+            worker.kill()
+            slot = self._workers.index(worker)
+            self._workers[slot] = _Worker(self._ctx)
+            finish(index, SimResult(label=specs[index].label, ok=False, error=message, error_kind=kind,
+                                    worker_pid=worker.process.pid))
+
+        for worker in self._workers:
+            dispatch(worker)
+        while remaining:
+            busy = [w for w in self._workers if w.job is not None]
+            if not busy:  # pragma: no cover - defensive
+                raise RuntimeError("simulation pool stalled")
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            ready = _wait_connections([w.conn for w in busy], timeout=timeout)
+            for worker in busy:
+                if worker.conn in ready:
+                    try:
+                        job_id, result = worker.conn.recv()
+                    except (EOFError, OSError):
+                        code = worker.process.exitcode
+                        replace(worker, "crash", f"ngspice worker died (exit code {code})")
+                        continue
+                    worker.job = None
+                    if not result.ok:
+                        worker.loaded_key = None  # the worker may have dropped its deck
+                    finish(job_id, result)
+                elif time.monotonic() >= worker.deadline:
+                    replace(worker, "timeout", f"no result within {specs[worker.job].timeout_s:g} s; worker killed")
+            for worker in self._workers:
+                if worker.job is None:
+                    dispatch(worker)
+        return results  # type: ignore[return-value]
+
+
+def run(spec: SimSpec) -> SimResult:
+    """Run one spec in a fresh worker process (crash and hang safe)."""
+    with SimulationPool(1) as pool:
+        return pool.run(spec)
+
+
+def run_many(specs: Sequence[SimSpec], workers: int = 1, **kwargs) -> list[SimResult]:
+    """Run specs on ``workers`` processes; results in the order of ``specs``."""
+    with SimulationPool(max(1, min(workers, len(specs) or 1))) as pool:
+        return pool.map(specs, **kwargs)

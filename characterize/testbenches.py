@@ -1,0 +1,231 @@
+"""Registry of testbenches: what ``bdpe simulate OPERATION`` can run.
+
+A testbench is three pure stages (style: build -> simulate -> extract):
+
+* ``params``: a frozen dataclass; every field has a default, a unit and a description
+  (``field(metadata={"unit": ..., "doc": ...})``);
+* ``build(params, tech) -> SimSpec``: the deck from the circuit builders, plus probes/analysis;
+* ``measure(params, result) -> dict``: numbers (SI units) computed in numpy from the vectors.
+
+Later modules add testbenches with :func:`register`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from circuits.inverter_chain import InverterChainParams, inverter_chain
+from circuits.netlist import NetlistValueError, check_choice, check_int, check_name, check_number, fmt
+from circuits.technology import Technology, get_technology
+
+from . import measure as m
+from .runtime import Op, Probe, SimResult, SimSpec, Tran
+
+__all__ = ["Testbench", "register", "get_testbench", "available", "parse_params", "describe_params",
+           "InverterChainTB", "RCStepTB"]
+
+
+@dataclass(frozen=True)
+class Testbench:
+    name: str
+    description: str
+    params_type: type
+    build: Callable[[object, Technology], SimSpec]
+    measure: Callable[[object, SimResult], dict]
+    technology: str = "sky130"
+    units: Mapping[str, str] = field(default_factory=dict)
+
+    def default_params(self):
+        return self.params_type()
+
+    def technology_for(self, params) -> Technology:
+        return get_technology(getattr(params, "technology", self.technology))
+
+    def spec(self, params) -> SimSpec:
+        return self.build(params, self.technology_for(params))
+
+
+_REGISTRY: dict[str, Testbench] = {}
+
+
+def register(tb: Testbench) -> Testbench:
+    if tb.name in _REGISTRY:
+        raise ValueError(f"testbench {tb.name!r} registered twice")
+    _REGISTRY[tb.name] = tb
+    return tb
+
+
+def available() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_testbench(name: str) -> Testbench:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise NetlistValueError("OPERATION", name, f"is not a testbench ({', '.join(available())})") from None
+
+
+def _field_kind(f: dataclasses.Field) -> str:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    return kind.replace("typing.", "")
+
+
+def parse_params(tb: Testbench, assignments: Mapping[str, object]):
+    """Testbench parameters from ``NAME=VALUE`` strings (or typed values), validated field by field."""
+    fields = {f.name: f for f in dataclasses.fields(tb.params_type)}
+    values = {}
+    for name, raw in assignments.items():
+        if name not in fields:
+            raise NetlistValueError(name, raw, f"is not a parameter of {tb.name} ({', '.join(fields)})")
+        f = fields[name]
+        kind = _field_kind(f)
+        limits = {k: v for k, v in f.metadata.items() if k in ("min_value", "max_value")}
+        if kind == "float":
+            values[name] = check_number(name, raw, **limits)
+        elif kind == "int":
+            values[name] = check_int(name, raw, **limits)
+        elif kind == "str":
+            if "choices" in f.metadata:
+                values[name] = check_choice(name, raw, f.metadata["choices"])
+            else:
+                values[name] = check_name(name, raw)
+        else:  # pragma: no cover - programming error in a params class
+            raise TypeError(f"unsupported parameter type {kind} for {name}")
+    return tb.params_type(**values)
+
+
+def describe_params(tb: Testbench) -> list[tuple[str, str, object, str, str]]:
+    """(name, type, default, unit, description) for every parameter."""
+    return [(f.name, _field_kind(f), f.default, f.metadata.get("unit", "-"), f.metadata.get("doc", ""))
+            for f in dataclasses.fields(tb.params_type)]
+
+
+# ----------------------------------------------------------------------------------------------
+# inverter-chain: SKY130 standard-cell inverters, delay and energy vs VDD / corner / temperature
+
+
+@dataclass(frozen=True)
+class InverterChainTB:
+    """Testbench parameters of ``inverter-chain``."""
+
+    vdd: float = field(default=1.8, metadata={"unit": "V", "doc": "supply voltage", "min_value": 0.3, "max_value": 1.98})
+    corner: str = field(default="tt", metadata={"unit": "-", "doc": "process corner", "choices": ("tt", "ss", "ff", "sf", "fs")})
+    temperature_C: float = field(default=27.0, metadata={"unit": "degC", "doc": "temperature", "min_value": -55.0, "max_value": 150.0})
+    stages: int = field(default=4, metadata={"unit": "-", "doc": "number of inverters", "min_value": 1, "max_value": 64})
+    cell: str = field(default="inv_1", metadata={"unit": "-", "doc": "sky130_fd_sc_hd inverter cell"})
+    load_F: float = field(default=5e-15, metadata={"unit": "F", "doc": "output load", "min_value": 0.0, "max_value": 1e-11})
+    slew_s: float = field(default=20e-12, metadata={"unit": "s", "doc": "input 0-100 % transition time", "min_value": 1e-13, "max_value": 1e-9})
+    period_s: float = field(default=2e-9, metadata={"unit": "s", "doc": "input period (one rising + one falling edge)", "min_value": 2e-10, "max_value": 1e-6})
+
+
+def _build_inverter_chain(p: InverterChainTB, tech: Technology) -> SimSpec:
+    chain = inverter_chain(InverterChainParams(stages=p.stages, cell=p.cell, load_F=p.load_F), tech)
+    delay0 = 0.1 * p.period_s
+    half = 0.5 * p.period_s
+    deck = "\n".join(chain.include_lines() + [
+        chain.text,
+        f".param vdd={fmt(tech.vdd_nominal_V)}",
+        "Vdd vdd 0 {vdd}",
+        f"Vin in 0 pulse(0 {{vdd}} {fmt(delay0)} {fmt(p.slew_s)} {fmt(p.slew_s)} "
+        f"{fmt(half - p.slew_s)} {fmt(p.period_s)})",
+        f"Xdut in out vdd 0 {chain.name}",
+    ])
+    return SimSpec(
+        deck=deck,
+        analysis=Tran(step_s=p.period_s / 2000, stop_s=delay0 + p.period_s, max_step_s=p.period_s / 500),
+        probes=(Probe("in", "v", "in"), Probe("out", "v", "out"), Probe("i_vdd", "i", "Vdd")),
+        technology=tech, corner=p.corner, temperature_C=p.temperature_C, params={"vdd": p.vdd},
+        label=f"inverter-chain vdd={p.vdd:g} {p.corner} {p.temperature_C:g}C",
+    )
+
+
+def _measure_inverter_chain(p: InverterChainTB, r: SimResult) -> dict:
+    t, vin, vout, idd = r["time"], r["in"], r["out"], r["i_vdd"]
+    vdd = p.vdd
+    out_rise_first = p.stages % 2 == 0  # even chain: output follows input
+    t_start = 0.1 * p.period_s
+    d_in_rise = m.delay(t, vin, vout, vdd, "rise", "rise" if out_rise_first else "fall")
+    d_in_fall = m.delay(t, vin, vout, vdd, "fall", "fall" if out_rise_first else "rise",
+                        after=t_start + 0.25 * p.period_s)
+    e_cycle = m.supply_energy(t, np.full_like(t, vdd), idd, t_start, t_start + p.period_s)
+    # quiet window: last 20 % of the second half period (all nodes settled)
+    q0, q1 = t_start + 0.8 * p.period_s, t_start + 0.98 * p.period_s
+    leak = -vdd * m.window_mean(t, idd, q0, q1)
+    return {
+        "delay_rise_s": d_in_rise,
+        "delay_fall_s": d_in_fall,
+        "delay_s": 0.5 * (d_in_rise + d_in_fall),
+        "energy_per_cycle_J": e_cycle,
+        "leakage_power_W": leak,
+        "analysis_time_s": r.analysis_time_s,
+    }
+
+
+register(Testbench(
+    name="inverter-chain",
+    description="SKY130 sky130_fd_sc_hd inverter chain: propagation delay and supply energy per cycle",
+    params_type=InverterChainTB, build=_build_inverter_chain, measure=_measure_inverter_chain,
+    units={"delay_rise_s": "s", "delay_fall_s": "s", "delay_s": "s", "energy_per_cycle_J": "J",
+           "leakage_power_W": "W", "analysis_time_s": "s"},
+))
+
+
+# ----------------------------------------------------------------------------------------------
+# rc-step: an ideal RC driven by a step; checks the runtime against 1 - exp(-t/RC) and C*V^2
+
+
+@dataclass(frozen=True)
+class RCStepTB:
+    """Testbench parameters of ``rc-step`` (ideal elements, no PDK)."""
+
+    r_ohm: float = field(default=1e3, metadata={"unit": "ohm", "doc": "series resistance", "min_value": 1e-3, "max_value": 1e12})
+    c_F: float = field(default=1e-12, metadata={"unit": "F", "doc": "capacitance to ground", "min_value": 1e-18, "max_value": 1.0})
+    v_step: float = field(default=1.0, metadata={"unit": "V", "doc": "step amplitude", "min_value": -1e3, "max_value": 1e3})
+    rise_s: float = field(default=1e-13, metadata={"unit": "s", "doc": "step 0-100 % rise time", "min_value": 1e-18, "max_value": 1.0})
+    taus: float = field(default=10.0, metadata={"unit": "-", "doc": "simulated length in time constants", "min_value": 1.0, "max_value": 100.0})
+    technology: str = field(default="ideal", metadata={"unit": "-", "doc": "technology", "choices": ("ideal",)})
+
+
+def _build_rc(p: RCStepTB, tech: Technology) -> SimSpec:
+    tau = p.r_ohm * p.c_F
+    deck = "\n".join([
+        f".param vstep={fmt(p.v_step)}",
+        f"Vs in 0 pwl(0 0 {fmt(p.rise_s)} {{vstep}})",
+        f"R1 in out {fmt(p.r_ohm)}",
+        f"C1 out 0 {fmt(p.c_F)}",
+    ])
+    return SimSpec(deck=deck, analysis=Tran(step_s=tau / 1000, stop_s=p.taus * tau, max_step_s=tau / 1000),
+                   probes=(Probe("in", "v", "in"), Probe("out", "v", "out"), Probe("i_src", "i", "Vs")),
+                   technology=tech, params={"vstep": p.v_step}, options={"reltol": 1e-5},
+                   label=f"rc-step R={p.r_ohm:g} C={p.c_F:g}")
+
+
+def _measure_rc(p: RCStepTB, r: SimResult) -> dict:
+    t, vout, vin, i = r["time"], r["out"], r["in"], r["i_src"]
+    tau = p.r_ohm * p.c_F
+    # a ramp of length tr is a step delayed by tr/2 once the ramp is over (to first order)
+    shifted = np.clip(t - p.rise_s / 2, 0.0, None)
+    reference = p.v_step * (1 - np.exp(-shifted / tau))
+    settled = t > 5 * p.rise_s
+    err = np.max(np.abs(vout[settled] - reference[settled])) / abs(p.v_step)
+    energy = m.supply_energy(t, vin, i, 0.0, t[-1])
+    return {
+        "tau_s": tau,
+        "t63_s": m.crossing(t, vout, (1 - np.exp(-1)) * p.v_step, "rise" if p.v_step > 0 else "fall"),
+        "max_rel_error_vs_analytic": float(err),
+        "supply_energy_J": energy,
+        "cv2_J": p.c_F * p.v_step ** 2 * (1 - np.exp(-2 * p.taus)),
+    }
+
+
+register(Testbench(
+    name="rc-step", technology="ideal",
+    description="ideal RC step response and supply energy (checks the runtime against analytic formulas)",
+    params_type=RCStepTB, build=_build_rc, measure=_measure_rc,
+    units={"tau_s": "s", "t63_s": "s", "max_rel_error_vs_analytic": "-", "supply_energy_J": "J", "cv2_J": "J"},
+))

