@@ -127,19 +127,24 @@ def _build_inverter_chain(p: InverterChainTB, tech: Technology) -> SimSpec:
     chain = inverter_chain(InverterChainParams(stages=p.stages, cell=p.cell, load_F=p.load_F), tech)
     delay0 = 0.1 * p.period_s
     half = 0.5 * p.period_s
+    vnom = tech.vdd_nominal_V
+
+    def pulse(v):
+        return (0.0, v, delay0, p.slew_s, p.slew_s, half - p.slew_s, p.period_s)
+
+    # supply and input levels are swept with `alter` (no reset, no re-parse); the deck holds nominal
     deck = "\n".join(chain.include_lines() + [
         chain.text,
-        f".param vdd={fmt(tech.vdd_nominal_V)}",
-        "Vdd vdd 0 {vdd}",
-        f"Vin in 0 pulse(0 {{vdd}} {fmt(delay0)} {fmt(p.slew_s)} {fmt(p.slew_s)} "
-        f"{fmt(half - p.slew_s)} {fmt(p.period_s)})",
+        f"Vdd vdd 0 dc {fmt(vnom)}",
+        f"Vin in 0 pulse({' '.join(fmt(x) for x in pulse(vnom))})",
         f"Xdut in out vdd 0 {chain.name}",
     ])
     return SimSpec(
         deck=deck,
         analysis=Tran(step_s=p.period_s / 2000, stop_s=delay0 + p.period_s, max_step_s=p.period_s / 500),
         probes=(Probe("in", "v", "in"), Probe("out", "v", "out"), Probe("i_vdd", "i", "Vdd")),
-        technology=tech, corner=p.corner, temperature_C=p.temperature_C, params={"vdd": p.vdd},
+        technology=tech, corner=p.corner, temperature_C=p.temperature_C,
+        alters=(("vdd", "dc", p.vdd), ("vin", "pulse", pulse(p.vdd))),
         label=f"inverter-chain vdd={p.vdd:g} {p.corner} {p.temperature_C:g}C",
     )
 

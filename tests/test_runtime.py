@@ -1,0 +1,160 @@
+"""The simulation runtime against independent references, and its isolation guarantees."""
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+from characterize import measure as m
+from characterize.runtime import (Op, Probe, SimSpec, SimulationPool, Tran, classify_message, run)
+from characterize.testbenches import InverterChainTB, RCStepTB, get_testbench
+from circuits.netlist import NetlistValueError
+from circuits.technology import ideal
+
+pytestmark = pytest.mark.ngspice
+
+
+def _rc_spec(r=2e3, c=0.5e-12, v=1.2, label="rc"):
+    tau = r * c
+    deck = f".param vstep={v}\nVs in 0 pwl(0 0 1e-13 {{vstep}})\nR1 in out {r}\nC1 out 0 {c}"
+    return SimSpec(deck=deck, analysis=Tran(step_s=tau / 500, stop_s=10 * tau, max_step_s=tau / 500),
+                   probes=(Probe("in", "v", "in"), Probe("out", "v", "out"), Probe("i_src", "i", "Vs")),
+                   technology=ideal(), params={"vstep": v}, options={"reltol": 1e-5}, label=label)
+
+
+def test_rc_step_matches_analytic_and_cv2():
+    r, c, v = 2e3, 0.5e-12, 1.2
+    tau = r * c
+    res = run(_rc_spec(r, c, v)).raise_for_status()
+    t, vout = res["time"], res["out"]
+    # independent reference: 1 - exp(-t/RC) (the 0.1 ps ramp shifts it by 0.05 ps)
+    ref = v * (1 - np.exp(-np.clip(t - 0.5e-13, 0, None) / tau))
+    late = t > 1e-12
+    assert np.max(np.abs(vout[late] - ref[late])) <= 0.005 * v
+    # the sampled waveform really covers the response (not a trivially flat vector)
+    assert vout[0] == pytest.approx(0.0, abs=1e-9) and vout[-1] == pytest.approx(v, rel=1e-3)
+    assert m.crossing(t, vout, v * (1 - np.exp(-1)), "rise") == pytest.approx(tau, rel=0.005)
+    # energy drawn from the source to charge C through R: C*V^2 (half stored, half burnt in R)
+    energy = m.supply_energy(t, res["in"], res["i_src"], 0.0, t[-1])
+    assert energy == pytest.approx(c * v ** 2, rel=0.01)
+
+
+def test_rc_testbench_measurement():
+    tb = get_testbench("rc-step")
+    p = RCStepTB(r_ohm=10e3, c_F=2e-13)
+    meas = tb.measure(p, run(tb.spec(p)).raise_for_status())
+    assert meas["max_rel_error_vs_analytic"] < 0.005
+    assert meas["supply_energy_J"] == pytest.approx(meas["cv2_J"], rel=0.01)
+    assert meas["t63_s"] == pytest.approx(2e-9, rel=0.005)
+
+
+def test_op_and_errors_are_reported_not_raised():
+    ok = SimSpec(deck="Vs in 0 1\nR1 in 0 1k", analysis=Op(), probes=(Probe("i", "i", "Vs"),),
+                 technology=ideal(), label="ok")
+    broken = SimSpec(deck="Vs in 0 1\nX1 in 0 no_such_subckt", analysis=Op(), probes=(Probe("i", "i", "Vs"),),
+                     technology=ideal(), label="broken")
+    with SimulationPool(1) as pool:
+        r_ok, r_bad, r_ok2 = pool.map([ok, broken, ok])
+    assert r_ok.ok and r_ok["i"][0] == pytest.approx(-1e-3)
+    assert not r_bad.ok and r_bad.error_kind == "error" and r_bad.error
+    assert r_ok2.ok and r_ok2["i"][0] == pytest.approx(-1e-3)
+
+
+def test_timeout_fails_only_that_run():
+    # a transient with a femtosecond step over a microsecond cannot finish in 3 s
+    slow = SimSpec(deck="Vs in 0 sin(0 1 1e9)\nR1 in out 1k\nC1 out 0 1p",
+                   analysis=Tran(step_s=1e-15, stop_s=1e-6, max_step_s=1e-15),
+                   probes=(Probe("out", "v", "out"),), technology=ideal(), timeout_s=3, label="slow")
+    with SimulationPool(1) as pool:
+        first_pid = pool.worker_pids[0]
+        r_slow, r_next = pool.map([slow, _rc_spec(label="after")])
+        assert pool.worker_pids[0] != first_pid  # the hung worker was replaced
+    assert not r_slow.ok and r_slow.error_kind == "timeout"
+    assert r_next.ok and r_next.label == "after"
+
+
+def test_crash_fails_only_that_run():
+    slow = SimSpec(deck="Vs in 0 sin(0 1 1e9)\nR1 in out 1k\nC1 out 0 1p",
+                   analysis=Tran(step_s=1e-15, stop_s=1e-6, max_step_s=1e-15),
+                   probes=(Probe("out", "v", "out"),), technology=ideal(), timeout_s=60, label="victim")
+    with SimulationPool(1) as pool:
+        pid = pool.worker_pids[0]
+        timer = threading.Timer(1.5, os.kill, args=(pid, signal.SIGKILL))
+        timer.start()
+        r_victim, r_next = pool.map([slow, _rc_spec(label="survivor")])
+        timer.join()
+    assert not r_victim.ok and r_victim.error_kind == "crash"
+    assert r_next.ok
+
+
+def test_params_must_be_declared_and_valid():
+    with pytest.raises(NetlistValueError):
+        SimSpec(deck="R1 a 0 1", analysis=Op(), probes=(), technology=ideal(), params={"vdd": 1.0})
+    with pytest.raises(NetlistValueError):
+        SimSpec(deck=".param vdd=1\nR1 a 0 1", analysis=Op(), probes=(), technology=ideal(), params={"vdd": "1\n.control"})
+    with pytest.raises(NetlistValueError):
+        SimSpec(deck="R1 a 0 1\n.control\nshell ls\n.endc", analysis=Op(), probes=(), technology=ideal())
+    with pytest.raises(NetlistValueError):
+        SimSpec(deck="R1 a 0 1", analysis=Op(), probes=(), technology=ideal(), options={"shell": 1})
+
+
+def test_classify_messages():
+    assert classify_message("Note: Starting dynamic gmin stepping") == "note"
+    assert classify_message("Warning: Dynamic gmin stepping failed") == "note"
+    assert classify_message("Supplies reduced to   0.0000% Note: source stepping") == "note"
+    assert classify_message("Unsupported Ngspice version 39") == "note"
+    assert classify_message("doAnalyses: TRAN:  Timestep too small; time = 1e-9") == "error"
+    assert classify_message("Error: unknown subckt: x1 in 0 foo") == "error"
+    assert classify_message("run simulation(s) aborted") == "error"
+
+
+@pytest.fixture(scope="module")
+def vdd_specs():
+    tb = get_testbench("inverter-chain")
+    return [tb.spec(InverterChainTB(vdd=v)) for v in (1.4, 1.6, 1.8, 1.95)]
+
+
+def test_load_once_sweep(vdd_specs):
+    tb = get_testbench("inverter-chain")
+    with SimulationPool(1) as pool:
+        results = pool.map(vdd_specs)
+        assert pool.loads == 1  # one parse of the SKY130 library for the whole sweep
+    assert [r.reloaded for r in results] == [True, False, False, False]
+    delays = [tb.measure(InverterChainTB(vdd=v), r)["delay_s"] for v, r in zip((1.4, 1.6, 1.8, 1.95), results)]
+    # alterparam really took effect: a higher supply is faster, and the swing follows VDD
+    assert all(a > b for a, b in zip(delays, delays[1:]))
+    for v, r in zip((1.4, 1.6, 1.8, 1.95), results):
+        assert r["out"].max() == pytest.approx(v, rel=0.08)
+
+
+def test_two_workers_equal_serial(vdd_specs):
+    with SimulationPool(1) as pool:
+        serial = pool.map(vdd_specs)
+    with SimulationPool(2) as pool:
+        parallel = pool.map(vdd_specs)
+        pids = set(pool.worker_pids)
+    assert len({r.worker_pid for r in parallel}) == 2 and {r.worker_pid for r in parallel} <= pids
+    for a, b in zip(serial, parallel):
+        assert a.ok and b.ok
+        assert set(a.vectors) == set(b.vectors)
+        for name in a.vectors:
+            assert np.array_equal(a[name], b[name]), name
+
+
+def test_temperature_and_corner_change_results():
+    tb = get_testbench("inverter-chain")
+    points = [InverterChainTB(), InverterChainTB(temperature_C=125.0), InverterChainTB(corner="ss"),
+              InverterChainTB(corner="ff")]
+    with SimulationPool(1) as pool:
+        results = pool.map([tb.spec(p) for p in points])
+        assert pool.loads == 3  # tt (twice: temperature only), ss, ff
+    meas = [tb.measure(p, r) for p, r in zip(points, results)]
+    d = [x["delay_s"] for x in meas]
+    # subthreshold leakage grows several-fold from 27 C to 125 C (the delay is near the
+    # temperature-inversion point at 1.8 V for this chain, so it is not a useful check)
+    assert meas[1]["leakage_power_W"] > 3 * meas[0]["leakage_power_W"]
+    assert d[2] > d[0] > d[3]  # ss slower than tt slower than ff
+    # a temperature changed on a loaded deck gives exactly what a fresh load at that temperature gives
+    fresh = run(tb.spec(points[1]))
+    assert fresh.reloaded and np.array_equal(fresh["out"], results[1]["out"])
