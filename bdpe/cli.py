@@ -132,6 +132,56 @@ def cmd_run(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_evaluate(args) -> int:
+    from system_model import BDPEConfig, PUBLISHED_DOTP, available_networks, available_platforms, evaluate
+    from system_model import get_network, get_platform
+    from dataclasses import replace
+
+    if args.network not in available_networks():
+        raise UsageError(f"--network {args.network!r}: not one of {', '.join(available_networks())}")
+    if args.platform not in available_platforms():
+        raise UsageError(f"--platform {args.platform!r}: not one of {', '.join(available_platforms())}")
+    if args.tables is not None:
+        raise UsageError(f"--tables {args.tables!r}: reading SPICE tables needs the table store "
+                         "(characterize.open_tables), not in this version; use --published-dotp")
+    if any(v is not None for v in (args.corner, args.vdd, args.temp)):
+        raise UsageError("--corner/--vdd/--temp: only meaningful with --tables")
+    bdpe = PUBLISHED_DOTP
+    if args.rram_usage is not None:
+        if not 0.0 <= args.rram_usage <= 1.0:
+            raise UsageError(f"--rram-usage {args.rram_usage}: must be within [0, 1]")
+        bdpe = replace(bdpe, rram_words=None, rram_usage=args.rram_usage)
+    elif args.rram_words is not None:
+        if args.rram_words < 0:
+            raise UsageError(f"--rram-words {args.rram_words}: must be >= 0")
+        bdpe = replace(bdpe, rram_words=args.rram_words)
+    result = evaluate(get_network(args.network), get_platform(args.platform), bdpe)
+    data = result.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"{data['network']} on {data['platform']}: {data['bdp_ops']:,} BDPs, {data['kernel_words']:,} kernel words, "
+          f"RRAM {data['rram_words']} words, usage {data['bdpe_usage']:.2%}; BDPE: {data['bdpe_config']['source']}")
+    head = f"{'layer':10s} {'kind':9s} {'BDPs':>12s} {'RRAM hits':>12s} {'base Mcyc':>10s} {'BDPE Mcyc':>10s} {'base L1D':>12s} {'BDPE L1D':>12s}"
+    print(head)
+    for layer in data["layers"]:
+        if layer["kind"] not in ("conv", "dense"):
+            continue
+        print(f"{layer['name']:10s} {layer['kind'] + ('/bin' if layer['binary'] else '/fp'):9s} {layer['bdps']:12,d} "
+              f"{layer['rram_hits']:12,.0f} {layer['baseline']['cycles'] / 1e6:10.2f} {layer['bdpe']['cycles'] / 1e6:10.2f} "
+              f"{layer['baseline']['l1d_reads']:12,d} {layer['bdpe']['l1d_reads']:12,.0f}")
+    for key in ("baseline", "bdpe"):
+        t = data[key]
+        print(f"{key:9s} time {t['time_s'] * 1e3:9.3f} ms  cycles {t['cycles']:,.0f}  insts {t['instructions']:,.0f}  "
+              f"L1D reads {t['l1d_reads']:,.0f}  energy {t['energy_J']:.5f} J (with DRAM {t['energy_with_dram_J']:.4f} J)")
+    g = data["gain"]
+    print(f"gain: performance {g['performance']:+.2%}, energy {g['energy']:+.2%} (with DRAM {g['energy_with_dram']:+.2%}), "
+          f"memory accesses per BDP -{g['mem_access_reduction_per_bdp']:.4f}")
+    print("gain vs BDPE latency: " + ", ".join(f"{s['bdpe_latency_cycles']} cyc {s['performance']:+.2%}"
+                                             for s in data["latency_sweep"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bdpe", description="RRAM binary dot-product engine: circuit-to-system evaluation")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -147,6 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="FILE.png", help="plot the probed waveforms")
     p.add_argument("--list", action="store_true", help="list testbenches and their parameters")
     p.set_defaults(func=cmd_simulate_or_list)
+
+    p = sub.add_parser("evaluate", help="per-layer cost tally, baseline CPU vs CPU + BDPE")
+    p.add_argument("--network", required=True)
+    p.add_argument("--platform", default="paper-a53")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--tables", metavar="TABLES.h5")
+    src.add_argument("--published-dotp", action="store_true", help="published 28 nm DotP numbers (default)")
+    cap = p.add_mutually_exclusive_group()
+    cap.add_argument("--rram-words", type=int, help="RRAM capacity in 64-bit words (default 128)")
+    cap.add_argument("--rram-usage", type=float, help="force this fraction of BDPs to hit the RRAM")
+    p.add_argument("--corner")
+    p.add_argument("--vdd", type=float)
+    p.add_argument("--temp", type=float)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -1,2 +1,16 @@
-"""BNN networks, functional engine and CPU + BDPE platform model (see issue 6)."""
-__all__: list[str] = []
+"""BNN networks, a bit-exact functional engine, and the CPU + BDPE platform model.
+
+``system_model`` never imports circuits or h5py; BDPE operating points from SPICE tables arrive
+as a :class:`BDPEConfig` built by the caller (``bdpe evaluate --tables``) through the table API.
+"""
+from .engine import binary_conv2d, float_conv2d, run_network
+from .networks import Network, available_networks, get_network
+from .platform import (PUBLISHED_DOTP, BDPEConfig, EvaluationResult, Platform, available_platforms, evaluate,
+                       get_platform, profile_fill)
+
+__all__ = [
+    "binary_conv2d", "float_conv2d", "run_network",
+    "Network", "available_networks", "get_network",
+    "PUBLISHED_DOTP", "BDPEConfig", "EvaluationResult", "Platform", "available_platforms", "evaluate",
+    "get_platform", "profile_fill",
+]

@@ -1,0 +1,167 @@
+"""System model: paper workload facts, bit-exact engine, and the reproduction of the paper."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from system_model import BDPEConfig, evaluate, get_network, get_platform, profile_fill
+from system_model.engine import binary_conv2d, binary_dense, bn_thresholds, float_conv2d, pack_bits, run_network
+from system_model.networks import available_networks
+from system_model.platform import PUBLISHED_DOTP
+
+# The paper's per-layer table: conv -> (out HxW, filters, C_in, k, words/filter, words, uses/word, BDPs)
+PAPER_TABLE = {
+    "conv2": (208, 32, 16, 3, 3, 96, 43264, 4153344),
+    "conv3": (104, 64, 32, 3, 5, 320, 10816, 3461120),
+    "conv4": (52, 128, 64, 3, 9, 1152, 2704, 3115008),
+    "conv5": (26, 256, 128, 3, 18, 4608, 676, 3115008),
+    "conv6": (13, 512, 256, 3, 36, 18432, 169, 3115008),
+    "conv7": (13, 1024, 512, 3, 72, 73728, 169, 12460032),
+    "conv8": (13, 256, 1024, 1, 16, 4096, 169, 692224),
+    "conv9": (13, 512, 256, 3, 36, 18432, 169, 3115008),
+    "conv11": (13, 128, 256, 1, 4, 512, 169, 86528),
+    "conv12": (26, 256, 384, 3, 54, 13824, 676, 9345024),  # the paper's "conv 13"
+}
+
+
+def test_yolov3_tiny_workload_matches_paper():
+    net = get_network("yolov3-tiny")
+    assert net.bdps() == 42_658_304
+    assert net.kernel_words() == 135_200
+    binary = {s.name: s for s in net.shapes() if s.binary}
+    assert set(binary) == set(PAPER_TABLE)
+    for name, (hw, f, cin, k, wpf, words, uses, bdps) in PAPER_TABLE.items():
+        s = binary[name]
+        assert (s.out_shape[1], s.filters, s.in_shape[0], s.layer.k) == (hw, f, cin, k)
+        assert (s.words_per_filter, s.kernel_words, s.uses_per_word, s.bdps) == (wpf, words, uses, bdps)
+    full = [s.name for s in net.shapes() if s.layer.kind == "conv" and not s.binary]
+    assert full == ["conv1", "conv10", "conv13"] and all(
+        s.filters == 255 for s in net.shapes() if s.name in ("conv10", "conv13"))
+
+
+def test_profile_fill_128_words():
+    net = get_network("yolov3-tiny")
+    hits = profile_fill(net, rram_words=128)
+    idx = {s.name: s.index for s in net.shapes()}
+    assert hits == {idx["conv2"]: 96 * 43264, idx["conv3"]: 32 * 10816}
+    assert sum(hits.values()) == 4_499_456
+    assert round(sum(hits.values()) / net.bdps() * 100, 2) == 10.55
+
+
+@pytest.mark.parametrize("c,h,w,f,k,stride,pad", [
+    (3, 7, 9, 4, 3, 1, 1), (5, 8, 8, 3, 3, 2, 1), (13, 6, 5, 2, 1, 1, 0), (7, 9, 9, 5, 3, 2, 0),
+    (33, 5, 5, 3, 3, 1, 1), (1, 11, 11, 2, 5, 2, 2), (64, 4, 4, 3, 3, 1, 1), (9, 10, 7, 6, 2, 2, 1),
+])
+def test_packed_conv_equals_float_reference(c, h, w, f, k, stride, pad):
+    rng = np.random.default_rng(c * 1000 + h * 10 + k)
+    x = rng.choice([-1, 1], size=(c, h, w)).astype(np.int8)
+    wt = rng.choice([-1, 1], size=(f, c, k, k)).astype(np.int8)
+    packed, bdps = binary_conv2d(x, wt, stride, pad)
+    reference = float_conv2d(x.astype(np.float32), wt.astype(np.float32), stride, pad)
+    assert packed.shape == reference.shape
+    assert np.array_equal(packed, reference.astype(np.int64))  # tolerance 0
+    oh, ow = reference.shape[1:]
+    assert bdps == oh * ow * f * math.ceil(c * k * k / 64)
+
+
+def test_popcount_and_packing_against_python():
+    rng = np.random.default_rng(3)
+    bits = rng.integers(0, 2, size=(5, 150)).astype(bool)
+    words = pack_bits(bits)
+    assert words.shape == (5, 3)
+    for row, packed in zip(bits, words):
+        value = sum(int(b) << i for i, b in enumerate(row))
+        assert sum(int(word) << (64 * j) for j, word in enumerate(packed)) == value
+        assert int(np.bitwise_count(packed).sum()) == bin(value).count("1")
+
+
+def test_dense_and_bn_thresholds():
+    rng = np.random.default_rng(7)
+    x = rng.choice([-1, 1], size=300).astype(np.int8)
+    w = rng.choice([-1, 1], size=(20, 300)).astype(np.int8)
+    dots, bdps = binary_dense(x, w)
+    assert np.array_equal(dots, w.astype(np.int64) @ x.astype(np.int64)) and bdps == 20 * 5
+    gamma = rng.normal(0, 1, 20)
+    beta, mean, var = rng.normal(0, 1, 20), rng.normal(0, 5, 20), rng.uniform(0.5, 3, 20)
+    thr, flip = bn_thresholds(gamma, beta, mean, var)
+    float_sign = np.where(gamma * (dots - mean) / np.sqrt(var + 1e-5) + beta >= 0, 1, -1)
+    folded = np.where(flip, dots <= thr, dots >= thr) * 2 - 1
+    assert np.array_equal(folded, float_sign)
+
+
+@pytest.mark.parametrize("name", ["finn-cnv", "finn-lfc", "finn-tfc", "binarynet-cifar10"])
+def test_engine_counts_match_network_tally(name):
+    net = get_network(name)
+    x = np.random.default_rng(1).choice([-1, 1], size=net.input_shape).astype(np.int8)
+    out, counts = run_network(net, x, seed=2)
+    assert sum(c.bdps for c in counts) == net.bdps()
+    assert [c.bdps for c in counts] == [s.bdps for s in net.shapes()]
+
+
+def test_all_networks_have_shapes_and_sources():
+    for name in available_networks():
+        net = get_network(name)
+        assert net.source and net.bdps() > 0 and net.kernel_words() > 0
+
+
+def test_reproduce_paper_with_published_dotp():
+    r = evaluate(get_network("yolov3-tiny"), get_platform("paper-a53"), PUBLISHED_DOTP).to_dict()
+    assert r["gain"]["performance"] == pytest.approx(0.113, abs=0.010)
+    assert r["gain"]["energy"] == pytest.approx(0.074, abs=0.010)
+    assert r["gain"]["mem_access_reduction_per_bdp"] == pytest.approx(0.1065, abs=0.01)
+    assert r["baseline"]["time_s"] == pytest.approx(1.917167, rel=0.05)
+    # predictions of the BDPE run (the model is fitted to the baseline run only)
+    assert r["bdpe"]["time_s"] == pytest.approx(1.700376, rel=0.02)
+    assert r["bdpe"]["instructions"] == pytest.approx(3_130_108_996, rel=1e-3)
+    assert r["bdpe"]["l1d_reads"] == pytest.approx(395_993_879, rel=1e-3)
+    assert r["bdpe"]["simd_ops"] == pytest.approx(2_731_677, rel=1e-3)
+    assert r["bdpe"]["energy_J"] == pytest.approx(0.50189, rel=0.01)
+    assert r["gain"]["energy_with_dram"] == pytest.approx(0.0074, abs=0.002)
+    # instruction saving per BDP is derived exactly: 6 replaced by 3 (+2 on a miss) = 1 + 2h
+    h = r["bdpe_usage"]
+    saved = (r["baseline"]["instructions"] - r["bdpe"]["instructions"]) / r["bdp_ops"]
+    assert saved == pytest.approx(1 + 2 * h, rel=1e-9)
+
+
+def test_slow_bdpe_shows_in_the_tally():
+    net, plat = get_network("yolov3-tiny"), get_platform("paper-a53")
+    fast = evaluate(net, plat, PUBLISHED_DOTP, latency_sweep=())
+    slow = evaluate(net, plat, BDPEConfig(rram_latency_s=1.2e-9, register_latency_s=0.6e-9), latency_sweep=())
+    assert slow.bdpe_config["chk_cycles"] == 3 and slow.bdpe_config["dpm_cycles"] == 2
+    assert slow.bdpe["cycles"] > fast.bdpe["cycles"]
+    assert slow.gain["performance"] < fast.gain["performance"]
+    sweep = evaluate(net, plat, PUBLISHED_DOTP).latency_sweep
+    assert [s["bdpe_latency_cycles"] for s in sweep] == [1, 2, 4, 8]
+    perf = [s["performance"] for s in sweep]
+    assert all(a > b for a, b in zip(perf, perf[1:]))
+
+
+def test_capacity_sweep_is_monotone():
+    net, plat = get_network("yolov3-tiny"), get_platform("paper-a53")
+    gains = [evaluate(net, plat, BDPEConfig(rram_words=n), latency_sweep=()).gain for n in (0, 32, 128, 1024, 135200)]
+    mem = [g["mem_access_reduction_per_bdp"] for g in gains]
+    assert mem[0] == 0 and mem[-1] == pytest.approx(1.0) and all(a <= b for a, b in zip(mem, mem[1:]))
+    usage = evaluate(net, plat, BDPEConfig(rram_words=None, rram_usage=0.5), latency_sweep=())
+    assert usage.bdpe_usage == pytest.approx(0.5)
+
+
+def test_cli_evaluate_json():
+    proc = subprocess.run([sys.executable, "-m", "bdpe.cli", "evaluate", "--network", "yolov3-tiny", "--platform",
+                           "paper-a53", "--published-dotp", "--rram-words", "128", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    for key in ("network", "platform", "bdp_ops", "kernel_words", "rram_words", "bdpe_usage", "baseline", "bdpe",
+                "gain", "layers"):
+        assert key in data
+    for side in ("baseline", "bdpe"):
+        for key in ("time_s", "cycles", "instructions", "l1d_reads", "energy_J", "energy_with_dram_J"):
+            assert isinstance(data[side][key], (int, float))
+    assert set(data["gain"]) >= {"performance", "energy", "mem_access_reduction_per_bdp"}
+    assert data["bdp_ops"] == 42_658_304 and data["rram_words"] == 128
+    bad = subprocess.run([sys.executable, "-m", "bdpe.cli", "evaluate", "--network", "yolov3-tiny", "--rram-usage", "1.5"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--rram-usage" in bad.stderr
