@@ -101,7 +101,8 @@ def _plot(result, path: str, title: str) -> None:
 
 
 def cmd_run(args) -> int:
-    """The main job.  For now: every registered testbench at its defaults -> OUT/simulate.json."""
+    """The main job so far: every registered testbench at its defaults -> OUT/simulate.json, and every
+    built-in network on paper-a53 with the published DotP numbers -> OUT/evaluate.json."""
     from characterize.runtime import SimulationPool
     from characterize.testbenches import available, get_testbench
 
@@ -122,14 +123,32 @@ def cmd_run(args) -> int:
         else:
             failed += 1
             report[tb.name] = {"error": r.error, "error_kind": r.error_kind}
-    tmp = out / "simulate.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, out / "simulate.json")
+    _write_json(out / "simulate.json", report)
     for name, values in report.items():
         print(f"{name}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in values.items()))
-    print(f"bdpe run: wrote {out / 'simulate.json'}", file=sys.stderr)
+
+    from system_model import PUBLISHED_DOTP, available_networks, evaluate, get_network, get_platform
+
+    print("bdpe run: evaluating the built-in networks on paper-a53 with the published DotP numbers",
+          file=sys.stderr)
+    platform = get_platform("paper-a53")
+    evaluations = {name: evaluate(get_network(name), platform, PUBLISHED_DOTP).to_dict()
+                   for name in available_networks()}
+    _write_json(out / "evaluate.json", evaluations)
+    for name, data in evaluations.items():
+        g = data["gain"]
+        print(f"{name}: usage {data['bdpe_usage']:.2%}, performance {g['performance']:+.2%}, "
+              f"energy {g['energy']:+.2%}, L1D reads per BDP -{g['mem_access_reduction_per_bdp']:.4f}")
+    print(f"bdpe run: wrote {out / 'simulate.json'} and {out / 'evaluate.json'}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _write_json(path: Path, payload) -> None:
+    """Write atomically: a reader never sees a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 def cmd_evaluate(args) -> int:
