@@ -61,11 +61,15 @@ def test_op_and_errors_are_reported_not_raised():
     assert r_ok2.ok and r_ok2["i"][0] == pytest.approx(-1e-3)
 
 
-def test_timeout_fails_only_that_run():
-    # a transient with a femtosecond step over a microsecond cannot finish in 3 s
-    slow = SimSpec(deck="Vs in 0 sin(0 1 1e9)\nR1 in out 1k\nC1 out 0 1p",
+def _slow_spec(label, timeout_s):
+    """A transient with a femtosecond step over a microsecond: it runs for many minutes."""
+    return SimSpec(deck="Vs in 0 sin(0 1 1e9)\nR1 in out 1k\nC1 out 0 1p",
                    analysis=Tran(step_s=1e-15, stop_s=1e-6, max_step_s=1e-15),
-                   probes=(Probe("out", "v", "out"),), technology=ideal(), timeout_s=3, label="slow")
+                   probes=(Probe("out", "v", "out"),), technology=ideal(), timeout_s=timeout_s, label=label)
+
+
+def test_timeout_fails_only_that_run():
+    slow = _slow_spec("slow", 3)
     with SimulationPool(1) as pool:
         first_pid = pool.worker_pids[0]
         r_slow, r_next = pool.map([slow, _rc_spec(label="after")])
@@ -75,9 +79,7 @@ def test_timeout_fails_only_that_run():
 
 
 def test_crash_fails_only_that_run():
-    slow = SimSpec(deck="Vs in 0 sin(0 1 1e9)\nR1 in out 1k\nC1 out 0 1p",
-                   analysis=Tran(step_s=1e-15, stop_s=1e-6, max_step_s=1e-15),
-                   probes=(Probe("out", "v", "out"),), technology=ideal(), timeout_s=60, label="victim")
+    slow = _slow_spec("victim", 60)
     with SimulationPool(1) as pool:
         pid = pool.worker_pids[0]
         timer = threading.Timer(1.5, os.kill, args=(pid, signal.SIGKILL))
