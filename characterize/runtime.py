@@ -471,6 +471,9 @@ def _worker_main(conn) -> None:  # pragma: no cover - runs in a child process
     session.close()
 
 
+_LOAD_ALLOWANCE_S = 60.0  # extra time for a run that must first parse a technology library
+
+
 class _Worker:
     def __init__(self, ctx):
         parent, child = ctx.Pipe()
@@ -566,7 +569,9 @@ class SimulationPool:
                 return
             spec = specs[index]
             worker.job = index
-            worker.deadline = time.monotonic() + spec.timeout_s + (30.0 if worker.loaded_key != spec.deck_key() else 0.0)
+            # a first run on a worker also parses the deck: allow for the model library (~5 s for SKY130)
+            needs_load = worker.loaded_key != spec.deck_key() and spec.technology.library is not None
+            worker.deadline = time.monotonic() + spec.timeout_s + (_LOAD_ALLOWANCE_S if needs_load else 0.0)
             worker.loaded_key = spec.deck_key()
             worker.conn.send(("run", index, (spec, force_reload)))
 
