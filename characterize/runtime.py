@@ -263,6 +263,9 @@ def classify_message(line: str) -> str:
 # In-process session (runs inside a worker process)
 
 
+_COMMANDS_BEFORE_RELEASE = 500
+
+
 class NgspiceSession:
     """The ngspice instance of this process, with the currently loaded deck remembered."""
 
@@ -274,12 +277,19 @@ class NgspiceSession:
         self._loaded_key: str | None = None
         self._state: tuple | None = None  # (params, temperature, options, altered) applied since reset
         self._init_done: tuple[str, ...] | None = None
+        self._commands = 0
         self.netlist_dir = netlist_dir if netlist_dir is not None else os.environ.get("BDPE_NETLIST_DIR")
 
     # -- low level
     def command(self, text: str) -> tuple[list[str], list[str]]:
         """Execute one ngspice command; returns (stdout lines, stderr lines)."""
         ng = self._ng
+        self._commands += 1
+        if self._commands >= _COMMANDS_BEFORE_RELEASE:
+            # ngspice keeps every command in its control structures; NULL releases them
+            from PySpice.Spice.NgSpice.Shared import FFI
+            ng._ngspice_shared.ngSpice_Command(FFI.NULL)
+            self._commands = 0
         ng.clear_output()
         rc = ng._ngspice_shared.ngSpice_Command(text.encode("ascii"))
         out, err = list(ng._stdout), list(ng._stderr)
