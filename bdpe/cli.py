@@ -88,7 +88,7 @@ def _plot(result, path: str, title: str) -> None:
     x = result.vectors.get(axis)
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, vec in result.vectors.items():
-        if name != axis and x is not None and name.startswith(("v", "in", "out")) or name in ("in", "out"):
+        if name != axis and x is not None and not name.startswith("i_"):  # voltages; currents are i_*
             ax.plot(x * (1e9 if axis == "time" else 1), vec.real, label=name)
     ax.set_xlabel("time (ns)" if axis == "time" else "sweep (V)")
     ax.set_ylabel("voltage (V)")

@@ -12,7 +12,6 @@ Later modules add testbenches with :func:`register`.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -23,7 +22,7 @@ from circuits.netlist import NetlistValueError, check_choice, check_int, check_n
 from circuits.technology import Technology, get_technology
 
 from . import measure as m
-from .runtime import Op, Probe, SimResult, SimSpec, Tran
+from .runtime import Probe, SimResult, SimSpec, Tran
 
 __all__ = ["Testbench", "register", "get_testbench", "available", "parse_params", "describe_params",
            "InverterChainTB", "RCStepTB"]
