@@ -251,6 +251,7 @@ def cmd_simulate_or_list(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from circuits.netlist import NetlistValueError
+    from rram_models import ModelParameterError
 
     parser = build_parser()
     try:
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"bdpe: error: {exc}", file=sys.stderr)
         return 2
-    except NetlistValueError as exc:
+    except (NetlistValueError, ModelParameterError) as exc:
         print(f"bdpe: error: {exc}".replace("\n", "\\n"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

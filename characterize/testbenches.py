@@ -233,3 +233,7 @@ register(Testbench(
     params_type=RCStepTB, build=_build_rc, measure=_measure_rc,
     units={"tau_s": "s", "t63_s": "s", "max_rel_error_vs_analytic": "-", "supply_energy_J": "J", "cv2_J": "J"},
 ))
+
+
+# the device and circuit testbenches register themselves on import
+from . import rram_testbenches  # noqa: E402,F401
