@@ -293,8 +293,10 @@ def _measure_iv(p: RRAMIVTB, r: SimResult) -> dict:
     r_after_set = float(model.read_resistance(mid_state, p.v_read, params))
     r_after_reset = float(model.read_resistance(state[-1], p.v_read, params))
     r_on, r_off = model.r_on_off(p.v_read, params)
-    near_zero = np.abs(v_dev) < 0.01 * max(p.v_set_V, p.v_reset_V)
-    pinch = float(np.max(np.abs(current[near_zero])) / np.max(np.abs(current)))
+    # pinched: the current interpolated at the instants the device voltage crosses zero
+    zero_times = m.crossings(t, v_dev, 0.0)
+    at_zero = np.interp(zero_times, t, current) if len(zero_times) else np.array([np.nan])
+    pinch = float(np.max(np.abs(at_zero)) / np.max(np.abs(current)))
     loop_area = float(np.trapezoid(current, v_dev))  # ∮ I dV: 0 for a plain resistor
     return {
         "set_threshold_V": set_threshold,

@@ -17,8 +17,8 @@ ngspice realisation (behavioural sources only; Debian's ngspice has no OSDI):
 * the clamp is the published hard clamp, realised as a rate window that falls linearly to 0 in the
   last ``0.001 nm`` before a bound, applied as ``min(rate,0)*w_low + max(rate,0)*w_high`` (continuous
   through rate = 0: a ternary on the rate's sign made RESET fail with "timestep too small"), and the
-  gap seen by the I-V
-  equation is clipped to the bounds with ``min(max(...))`` (ngspice 39 B-sources return 0 for ``limit()``);
+  gap seen by the I-V equation is clipped to the bounds with ``min(max(...))`` (ngspice 39's
+  B-sources return 0 for ``limit()``);
 * ``sinh`` arguments are limited (+-40 in the I-V, +-50 in the rate) so a Newton step far from the
   solution cannot overflow; the limits lie far outside any physical operating point;
 * every number is a literal formatted from Python (no brace parameters in B expressions).
