@@ -57,7 +57,12 @@ class Probe:
         check_name("probe name", self.name)
         if self.kind not in ("v", "i"):
             raise NetlistValueError("probe kind", self.kind, "is not 'v' or 'i'")
-        check_name("probe target", self.target)
+        # a top-level name, or a hierarchical node such as ``xsa.sn`` (voltage probes only)
+        parts = self.target.split(".") if isinstance(self.target, str) else [self.target]
+        for part in parts:
+            check_name("probe target", part if len(parts) == 1 else part)
+        if len(parts) > 1 and self.kind != "v":
+            raise NetlistValueError("probe target", self.target, "hierarchical targets are voltage probes only")
 
     @property
     def vector(self) -> str:

@@ -237,3 +237,4 @@ register(Testbench(
 
 # the device and circuit testbenches register themselves on import
 from . import rram_testbenches  # noqa: E402,F401
+from . import bdpe_testbenches  # noqa: E402,F401

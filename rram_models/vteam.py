@@ -67,6 +67,10 @@ def _current(v, x, p):
     return v / _resistance(x, p)
 
 
+def _iv_expression(p: dict, x_m: float, v: str) -> str:
+    return f"{v}/{literal('R(x)', float(_resistance(x_m, p)))}"
+
+
 def _writer(name: str, p: dict, factors) -> str:
     checks = [("v_off", p["v_off"] > 0), ("v_on", p["v_on"] < 0), ("k_off", p["k_off"] > 0),
               ("k_on", p["k_on"] < 0), ("R_on", 0 < p["R_on"] < p["R_off"]), ("w_c", p["w_c"] > 0),
@@ -113,6 +117,6 @@ VTEAM = RRAMModel(
     name="vteam",
     description="VTEAM threshold memristor model (state x in m; negative V switches ON)",
     params=DEFAULTS, units=UNITS, parameter_sets=SETS, state_name="x", state_unit="m",
-    _writer=_writer, _current=_current, state_bounds_names=("x_on", "x_off"),
+    _writer=_writer, _current=_current, _iv_expression=_iv_expression, state_bounds_names=("x_on", "x_off"),
     state_initial_name="x_ini", set_polarity=-1,
 )

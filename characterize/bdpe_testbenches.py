@@ -1,0 +1,345 @@
+"""Testbenches of the transistor-level BDPE (SKY130): ``cell-read``, ``sense-xnor``, ``popcount``,
+``program-word`` and ``bdpe-op``, plus :func:`bdpe_sequence` (many operations in one transient,
+used for functional verification).
+
+Measurements follow architecture.md: latency from the 50 % crossing of the trigger (word-line
+enable for the RRAM path, the operand edge for the register path) to the last 50 % crossing of a
+result bit; energy = integral of V*I over every supply and control source in the operation window.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from circuits.bdpe import (ArrayParams, BDPEParams, CellParams, SenseParams, WriteRowParams, bdpe, cell_states,
+                           rram_array, sense_amp, sense_reference, write_row)
+from circuits.netlist import NetlistValueError, check_int, fmt
+from circuits.popcount import PopcountParams, plan_popcount, popcount
+from circuits.technology import Technology
+from rram_models import get_model
+
+from . import measure as m
+from .runtime import Probe, SimResult, SimSpec, Tran
+from .testbenches import Testbench, register
+
+__all__ = ["Op", "BDPETiming", "bdpe_sequence", "measure_sequence", "BDPEOpTB", "SenseXnorTB", "PopcountTB",
+           "CellReadTB", "ProgramWordTB", "MASK64"]
+
+MASK64 = (1 << 64) - 1
+_SLEW = 50e-12
+_CORNERS = ("tt", "ss", "ff", "sf", "fs")
+
+
+def _f(default, unit, doc, **extra):
+    return field(default=default, metadata={"unit": unit, "doc": doc, **extra})
+
+
+class _PWL:
+    """A piecewise-linear digital waveform built from level changes."""
+
+    def __init__(self, level: float, slew: float = _SLEW):
+        self.points = [(0.0, level)]
+        self.slew = slew
+
+    @property
+    def level(self) -> float:
+        return self.points[-1][1]
+
+    def set(self, t: float, level: float) -> None:
+        if level == self.level:
+            return
+        start = max(t, self.points[-1][0] + 1e-15)
+        self.points += [(start, self.level), (start + self.slew, level)]
+
+    def source(self, name: str, node: str) -> str:
+        pts = " ".join(f"{fmt(t)} {fmt(v)}" for t, v in self.points)
+        return f"V{name} {node} 0 pwl({pts})"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One BDPE operation: ``path`` rram (stored = the word of ``row``) or register (stored = ``a``)."""
+
+    path: str
+    x: int
+    row: int = 0
+    a: int = 0
+
+
+@dataclass(frozen=True)
+class BDPETiming:
+    """Control timing of one operation (s)."""
+
+    t_pre: float = 0.4e-9
+    t_sense: float = 1.2e-9
+    t_eval: float = 4.0e-9
+    t_reset: float = 0.4e-9
+    t_register: float = 4.0e-9
+
+    def rram_cycle(self) -> float:
+        return self.t_pre + self.t_sense + self.t_eval + self.t_reset
+
+
+def _windows(ops, timing: BDPETiming, start: float):
+    t = start
+    out = []
+    for op in ops:
+        length = timing.rram_cycle() if op.path == "rram" else timing.t_register + timing.t_reset
+        out.append((t, t + length))
+        t += length
+    return out, t
+
+
+def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[Op], *, corner: str = "tt", vdd: float = 1.8,
+                  temperature_C: float = 27.0, vpre: float = 0.2, timing: BDPETiming = BDPETiming(),
+                  label: str = "bdpe sequence") -> SimSpec:
+    """One transient running ``ops`` back to back on one BDPE deck."""
+    cols = params.array.cols
+    n_words = len(params.array.words)
+    for k, op in enumerate(ops):
+        if op.path not in ("rram", "register"):
+            raise NetlistValueError(f"ops[{k}].path", op.path, "is not rram or register")
+        check_int(f"ops[{k}].x", op.x, min_value=0, max_value=2 ** cols - 1)
+        check_int(f"ops[{k}].a", op.a, min_value=0, max_value=2 ** cols - 1)
+        check_int(f"ops[{k}].row", op.row, min_value=0, max_value=n_words - 1)
+    sub, _ = bdpe(params, tech)
+    k_out = len(plan_popcount(cols).outputs)
+    start = 0.5e-9
+    windows, stop = _windows(ops, timing, start)
+    wl = [_PWL(0.0) for _ in range(n_words)]
+    pre, sae, sel = _PWL(vdd), _PWL(0.0), _PWL(0.0)  # idle: bit lines held at the read voltage
+    x = [_PWL(0.0) for _ in range(cols)]
+    a = [_PWL(0.0) for _ in range(cols)]
+    for op, (t0, t1) in zip(ops, windows):
+        sel.set(t0 - _SLEW - 1e-12 if t0 > _SLEW else t0, vdd if op.path == "register" else 0.0)
+        for i in range(cols):
+            x[i].set(t0, vdd * ((op.x >> i) & 1))
+            a[i].set(t0, vdd * ((op.a >> i) & 1))
+        if op.path == "rram":
+            wl[op.row].set(t0, vdd)
+            pre.set(t0 + timing.t_pre, 0.0)
+            sae.set(t0 + timing.t_pre + timing.t_sense, vdd)
+            sae.set(t1 - timing.t_reset, 0.0)
+            pre.set(t1 - timing.t_reset, vdd)
+            wl[op.row].set(t1 - timing.t_reset, 0.0)
+    lines = sub.include_lines() + [sub.text, f"Vdd vdd 0 dc {fmt(vdd)}", f"Vpre vpre 0 dc {fmt(vpre)}"]
+    lines += [w.source(f"wl{k}", f"wl_en{k}") for k, w in enumerate(wl)]
+    lines += [pre.source("pre_ctl", "pre"), sae.source("sae", "sae"), sel.source("sel", "sel")]
+    lines += [s.source(f"x{i}", f"x{i}") for i, s in enumerate(x)]
+    lines += [s.source(f"a{i}", f"a{i}") for i, s in enumerate(a)]
+    ports = ([f"wl_en{k}" for k in range(n_words)] + ["pre", "sae", "sel", "vpre"] + [f"x{i}" for i in range(cols)]
+             + [f"a{i}" for i in range(cols)] + [f"s{i}" for i in range(k_out)] + ["vdd", "0"])
+    lines.append(f"Xbdpe {' '.join(ports)} {sub.name}")
+    for i in range(k_out):
+        lines.append(f"Cs{i} s{i} 0 2e-15")
+    probes = [Probe(f"s{i}", "v", f"s{i}") for i in range(k_out)]
+    probes += [Probe("sae", "v", "sae"), Probe("pre", "v", "pre"), Probe("sel", "v", "sel"),
+               Probe("i_vdd", "i", "Vdd"), Probe("i_vpre", "i", "Vpre"), Probe("i_pre", "i", "Vpre_ctl"),
+               Probe("i_sae", "i", "Vsae"), Probe("i_sel", "i", "Vsel")]
+    probes += [Probe(f"wl_en{k}", "v", f"wl_en{k}") for k in range(n_words)]
+    probes += [Probe(f"i_wl{k}", "i", f"Vwl{k}") for k in range(n_words)]
+    return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=10e-12, stop_s=stop, max_step_s=50e-12),
+                   probes=tuple(probes), technology=tech, corner=corner, temperature_C=temperature_C,
+                   timeout_s=3600.0, label=label)
+
+
+def measure_sequence(params: BDPEParams, ops: list[Op], r: SimResult, *, vdd: float = 1.8, vpre: float = 0.2,
+                     timing: BDPETiming = BDPETiming()) -> list[dict]:
+    """Per operation: result read from the output nodes, expected value, latency, energy."""
+    cols = params.array.cols
+    n_words = len(params.array.words)
+    k_out = len(plan_popcount(cols).outputs)
+    windows, _ = _windows(ops, timing, 0.5e-9)
+    t = r["time"]
+    sources = [("i_vdd", np.full_like(t, vdd))]
+    sources += [("i_vpre", np.full_like(t, vpre))]
+    sources += [(f"i_{n}", r[n]) for n in ("pre", "sae", "sel")]
+    sources += [(f"i_wl{k}", r[f"wl_en{k}"]) for k in range(n_words)]
+    out = []
+    mask = (1 << cols) - 1
+    for op, (t0, t1) in zip(ops, windows):
+        t_read = t1 - timing.t_reset - 20e-12
+        bits = [int(np.interp(t_read, t, r[f"s{i}"]) > vdd / 2) for i in range(k_out)]
+        result = sum(b << i for i, b in enumerate(bits))
+        stored = params.array.words[op.row] if op.path == "rram" else op.a
+        expected = bin(~(stored ^ op.x) & mask).count("1")
+        trigger = t0 + _SLEW / 2
+        last = -np.inf
+        for i in range(k_out):
+            cr = m.crossings(t, r[f"s{i}"], vdd / 2)
+            cr = cr[(cr > trigger) & (cr < t1 - timing.t_reset)]
+            if len(cr):
+                last = max(last, float(cr[-1]))
+        latency = last - trigger if np.isfinite(last) else float("nan")
+        energy = sum(m.supply_energy(t, v, r[name], t0, t1) for name, v in sources)
+        out.append({"path": op.path, "stored": stored, "x": op.x, "result": result, "expected": expected,
+                    "correct": result == expected, "latency_s": latency, "energy_J": energy,
+                    "energy_vdd_J": m.supply_energy(t, sources[0][1], r["i_vdd"], t0, t1)})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# bdpe-op
+
+
+def _hex(bits: int):
+    return _f("0x0", "-", f"{bits}-bit word (hex or decimal)")
+
+
+@dataclass(frozen=True)
+class _Operating:
+    corner: str = _f("tt", "-", "process corner", choices=_CORNERS)
+    vdd: float = _f(1.8, "V", "supply voltage", min_value=1.4, max_value=1.95)
+    temperature_C: float = _f(27.0, "degC", "temperature", min_value=-40.0, max_value=125.0)
+
+
+@dataclass(frozen=True)
+class BDPEOpTB(_Operating):
+    """One BDPE operation on the full 128 x 64 engine (one row read, the rest lumped)."""
+
+    stored: str = _f("0x0123456789abcdef", "-", "64-bit stored word (RRAM row, or register operand A)")
+    input: str = _f("0xffff0000ffff0000", "-", "64-bit input word (register operand B)")
+    path: str = _f("rram", "-", "rram (CHK-hit path: read the row) or register (DPM path)", choices=("rram", "register"))
+    rows: int = _f(128, "-", "array rows", min_value=1, max_value=1024)
+    vpre: float = _f(0.2, "V", "bit-line precharge (read) voltage", min_value=0.05, max_value=0.4)
+    t_sense: float = _f(1.2e-9, "s", "precharge end to sense-enable", min_value=1e-11, max_value=1e-7)
+    window: float = _f(0.0, "-", "R_off/R_on at 0.2 V (0: the parameter set's window)", min_value=0.0, max_value=1e6)
+
+
+def _word(name: str, value: str) -> int:
+    return check_int(name, value, min_value=0, max_value=MASK64)
+
+
+def _op_setup(p: BDPEOpTB):
+    stored, x = _word("stored", p.stored), _word("input", p.input)
+    cell = CellParams(window=p.window)
+    # the row holds the stored word for the rram path; the register path reads no row
+    arr = ArrayParams(rows=p.rows, words=(stored if p.path == "rram" else 0,), cell=cell)
+    params = BDPEParams(array=arr)
+    # a preceding operation with the complemented input makes every result bit toggle source
+    ops = [Op(p.path, x ^ MASK64, 0, stored), Op(p.path, x, 0, stored)]
+    timing = BDPETiming(t_sense=p.t_sense)
+    return params, ops, timing
+
+
+def _build_op(p: BDPEOpTB, tech: Technology) -> SimSpec:
+    params, ops, timing = _op_setup(p)
+    return bdpe_sequence(params, tech, ops, corner=p.corner, vdd=p.vdd, temperature_C=p.temperature_C,
+                         vpre=p.vpre, timing=timing, label=f"bdpe-op {p.path} {p.stored} {p.input} {p.corner}")
+
+
+def _measure_op(p: BDPEOpTB, r: SimResult) -> dict:
+    params, ops, timing = _op_setup(p)
+    res = measure_sequence(params, ops, r, vdd=p.vdd, vpre=p.vpre, timing=timing)[-1]
+    return {"result": res["result"], "expected": res["expected"], "correct": bool(res["correct"]),
+            "latency_s": res["latency_s"], "energy_J": res["energy_J"], "energy_vdd_J": res["energy_vdd_J"]}
+
+
+register(Testbench(
+    name="bdpe-op", technology="sky130",
+    description="one BDPE operation at transistor level: popcount(XNOR(stored, input)) read from the 7 output nodes",
+    params_type=BDPEOpTB, build=_build_op, measure=_measure_op,
+    units={"result": "-", "expected": "-", "correct": "-", "latency_s": "s", "energy_J": "J", "energy_vdd_J": "J"},
+))
+
+
+# ----------------------------------------------------------------------------------------------
+# sense-xnor: one column, two rows (stored 1 and 0), four operations (every (stored, x) pair)
+
+
+@dataclass(frozen=True)
+class SenseXnorTB(_Operating):
+    """One bit slice: array column + sense amplifier + reference + mux/XNOR."""
+
+    rows: int = _f(128, "-", "array rows", min_value=2, max_value=1024)
+    window: float = _f(0.0, "-", "R_off/R_on at 0.2 V (0: the parameter set's window); the reference follows it", min_value=0.0, max_value=1e6)
+    background: str = _f("lrs", "-", "state of the unselected rows (lrs: largest bit-line capacitance)", choices=("lrs", "hrs"))
+    vpre: float = _f(0.2, "V", "bit-line precharge (read) voltage", min_value=0.05, max_value=0.4)
+    t_pre: float = _f(0.4e-9, "s", "precharge time", min_value=1e-11, max_value=1e-7)
+    t_sense: float = _f(1.2e-9, "s", "precharge end to sense-enable", min_value=1e-11, max_value=1e-7)
+    t_eval: float = _f(1.0e-9, "s", "sense-enable to end of the evaluation", min_value=1e-11, max_value=1e-7)
+
+
+_SENSE_OPS = ((0, 1), (0, 0), (1, 1), (1, 0))  # (row, x); row 0 stores 1 (LRS), row 1 stores 0 (HRS)
+
+
+def _sense_timing(p: SenseXnorTB) -> BDPETiming:
+    return BDPETiming(t_pre=p.t_pre, t_sense=p.t_sense, t_eval=p.t_eval)
+
+
+def _build_sense(p: SenseXnorTB, tech: Technology) -> SimSpec:
+    from circuits.bdpe import bit_slice
+
+    cell = CellParams(window=p.window)
+    arr, rram_subckts = rram_array(ArrayParams(rows=p.rows, cols=1, words=(1, 0), cell=cell, background=p.background), tech)
+    sp = SenseParams()
+    sa = sense_amp(sp, tech)
+    ref = sense_reference(sp, cell, p.rows, ArrayParams().c_bl_per_cell_F, 64, tech)
+    bs = bit_slice(tech)
+    timing = _sense_timing(p)
+    windows, stop = _windows([Op("rram", 0)] * len(_SENSE_OPS), timing, 0.5e-9)
+    wl = [_PWL(0.0), _PWL(0.0)]
+    pre, sae, x = _PWL(p.vdd), _PWL(0.0), _PWL(0.0)  # idle: bit lines held at the read voltage
+    for (row, xb), (t0, t1) in zip(_SENSE_OPS, windows):
+        x.set(t0, p.vdd * xb)
+        wl[row].set(t0, p.vdd)
+        pre.set(t0 + timing.t_pre, 0.0)
+        sae.set(t0 + timing.t_pre + timing.t_sense, p.vdd)
+        sae.set(t1 - timing.t_reset, 0.0)
+        pre.set(t1 - timing.t_reset, p.vdd)
+        wl[row].set(t1 - timing.t_reset, 0.0)
+    includes = tuple(dict.fromkeys(sa.includes + ref.includes + bs.includes + (str(tech.stdcell_netlist("buf_8")),)))
+    lines = [f'.include "{i}"' for i in includes] + rram_subckts + [arr.text, sa.text, ref.text, bs.text]
+    lines += [f"Vdd vdd 0 dc {fmt(p.vdd)}", f"Vpre vpre 0 dc {fmt(p.vpre)}",
+              wl[0].source("wl0", "wl_en0"), wl[1].source("wl1", "wl_en1"), pre.source("pre_ctl", "pre"),
+              sae.source("sae", "sae"), x.source("x", "x"), "Vsel sel 0 dc 0",
+              "Xwld0 wl_en0 0 0 vdd vdd wl0 sky130_fd_sc_hd__buf_8",
+              "Xwld1 wl_en1 0 0 vdd vdd wl1 sky130_fd_sc_hd__buf_8",
+              f"Xarr bl 0 wl0 wl1 0 {arr.name}",
+              f"Xref blref pre vpre vdd 0 {ref.name}",
+              f"Xsa bl blref pre sae vpre q vdd 0 {sa.name}",
+              "Xbs q 0 sel x y vdd 0 bit_slice",
+              "Cy y 0 2e-15"]
+    probes = (Probe("y", "v", "y"), Probe("q", "v", "q"), Probe("bl", "v", "bl"), Probe("blref", "v", "blref"),
+              Probe("sae", "v", "sae"), Probe("pre", "v", "pre"), Probe("x", "v", "x"), Probe("i_vdd", "i", "Vdd"),
+              Probe("i_vpre", "i", "Vpre"))
+    return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=5e-12, stop_s=stop, max_step_s=20e-12),
+                   probes=probes, technology=tech, corner=p.corner, temperature_C=p.temperature_C,
+                   label=f"sense-xnor window={p.window:g} {p.corner}")
+
+
+def _measure_sense(p: SenseXnorTB, r: SimResult) -> dict:
+    timing = _sense_timing(p)
+    windows, _ = _windows([Op("rram", 0)] * len(_SENSE_OPS), timing, 0.5e-9)
+    t = r["time"]
+    margins, correct, delays = [], [], []
+    for (row, xb), (t0, t1) in zip(_SENSE_OPS, windows):
+        t_sae = t0 + timing.t_pre + timing.t_sense
+        dv = float(np.interp(t_sae, t, r["blref"]) - np.interp(t_sae, t, r["bl"]))  # > 0 expected for LRS
+        stored = 1 - row
+        margins.append(dv if stored else -dv)
+        y = int(np.interp(t1 - timing.t_reset - 20e-12, t, r["y"]) > p.vdd / 2)
+        correct.append(y == (1 if stored == xb else 0))
+        try:
+            delays.append(m.delay(t, r["sae"], r["q"], p.vdd, "rise", "rise", after=t_sae - 0.1e-9) if stored else float("nan"))
+        except m.MeasurementNotFound:
+            delays.append(float("nan"))
+    e_op = sum(m.supply_energy(t, np.full_like(t, v), r[n], windows[0][0], windows[-1][1])
+               for n, v in (("i_vdd", p.vdd), ("i_vpre", p.vpre))) / len(_SENSE_OPS)
+    margin = min(margins)
+    return {"sense_margin_V": margin, "margin_lrs_V": min(margins[:2]), "margin_hrs_V": min(margins[2:]),
+            "correct": float(all(correct) and margin > 0), "sense_delay_s": float(np.nanmax(delays)),
+            "energy_per_bit_J": e_op, "r_on_ohm": cell_states(CellParams(window=p.window))[2],
+            "r_off_ohm": cell_states(CellParams(window=p.window))[3]}
+
+
+register(Testbench(
+    name="sense-xnor", technology="sky130",
+    description="one bit slice (column, sense amplifier, reference, mux + XNOR): sense margin and correctness "
+                "for stored 1/0 x input 1/0",
+    params_type=SenseXnorTB, build=_build_sense, measure=_measure_sense,
+    units={"sense_margin_V": "V", "margin_lrs_V": "V", "margin_hrs_V": "V", "correct": "-", "sense_delay_s": "s",
+           "energy_per_bit_J": "J", "r_on_ohm": "ohm", "r_off_ohm": "ohm"},
+))
