@@ -24,7 +24,7 @@ from . import measure as m
 from .runtime import Probe, SimResult, SimSpec, Tran
 from .testbenches import Testbench, register
 
-__all__ = ["Op", "BDPETiming", "bdpe_sequence", "measure_sequence", "BDPEOpTB", "SenseXnorTB", "PopcountTB",
+__all__ = ["Op", "BDPETiming", "bdpe_sequence", "measure_sequence", "verification_set", "BDPEOpTB", "SenseXnorTB", "PopcountTB",
            "CellReadTB", "ProgramWordTB", "MASK64"]
 
 MASK64 = (1 << 64) - 1
@@ -72,11 +72,11 @@ class Op:
 class BDPETiming:
     """Control timing of one operation (s)."""
 
-    t_pre: float = 0.4e-9
+    t_pre: float = 0.3e-9
     t_sense: float = 1.2e-9
-    t_eval: float = 4.0e-9
-    t_reset: float = 0.4e-9
-    t_register: float = 4.0e-9
+    t_eval: float = 3.0e-9
+    t_reset: float = 0.3e-9
+    t_register: float = 3.0e-9
 
     def rram_cycle(self) -> float:
         return self.t_pre + self.t_sense + self.t_eval + self.t_reset
@@ -180,12 +180,25 @@ def measure_sequence(params: BDPEParams, ops: list[Op], r: SimResult, *, vdd: fl
     return out
 
 
+def verification_set(seed: int = 2019, n_rows: int = 5, inputs_per_row: int = 4):
+    """Stored words and operations for functional verification: ``n_rows`` random stored words with
+    ``inputs_per_row`` random inputs each, plus the corner cases all-equal, all-different and
+    alternating bits (0xAAAA... stored against 0x5555... and 0xAAAA...)."""
+    rng = np.random.default_rng(seed)
+    words = [int(w) for w in rng.integers(0, 2 ** 64, size=n_rows, dtype=np.uint64)]
+    alternating = int("aa" * 8, 16)
+    words.append(alternating)
+    pairs = []
+    for row in range(n_rows):
+        for _ in range(inputs_per_row):
+            pairs.append((row, int(rng.integers(0, 2 ** 64, dtype=np.uint64))))
+    pairs += [(0, words[0]), (0, words[0] ^ MASK64), (n_rows, alternating ^ MASK64), (n_rows, alternating)]
+    return tuple(words), pairs
+
+
 # ----------------------------------------------------------------------------------------------
 # bdpe-op
 
-
-def _hex(bits: int):
-    return _f("0x0", "-", f"{bits}-bit word (hex or decimal)")
 
 
 @dataclass(frozen=True)
@@ -342,4 +355,204 @@ register(Testbench(
     params_type=SenseXnorTB, build=_build_sense, measure=_measure_sense,
     units={"sense_margin_V": "V", "margin_lrs_V": "V", "margin_hrs_V": "V", "correct": "-", "sense_delay_s": "s",
            "energy_per_bit_J": "J", "r_on_ohm": "ohm", "r_off_ohm": "ohm"},
+))
+
+
+# ----------------------------------------------------------------------------------------------
+# cell-read: one column, the selected cell read at a fixed bit-line voltage
+
+
+@dataclass(frozen=True)
+class CellReadTB(_Operating):
+    """Read current and access time of one 1T1R cell in a column of ``rows`` cells."""
+
+    state: str = _f("lrs", "-", "stored state of the selected cell", choices=("lrs", "hrs"))
+    rows: int = _f(128, "-", "cells on the bit line", min_value=1, max_value=1024)
+    background: str = _f("lrs", "-", "state of the unselected cells", choices=("lrs", "hrs"))
+    full: int = _f(0, "-", "1: every cell modelled (reduction check), 0: unselected cells lumped", min_value=0, max_value=1)
+    v_read: float = _f(0.2, "V", "bit-line voltage", min_value=0.05, max_value=0.4)
+    access_w_um: float = _f(1.0, "um", "access NMOS width", min_value=0.42, max_value=20.0)
+    t_read: float = _f(2e-9, "s", "word-line pulse width", min_value=1e-10, max_value=1e-6)
+
+
+def _build_cell_read(p: CellReadTB, tech: Technology) -> SimSpec:
+    cell = CellParams(access_w_um=p.access_w_um)
+    arr, rram_subckts = rram_array(ArrayParams(rows=p.rows, cols=1, words=(1 if p.state == "lrs" else 0,), cell=cell,
+                                               background=p.background, full=bool(p.full)), tech)
+    wl = _PWL(0.0)
+    wl.set(0.2e-9, p.vdd)
+    wl.set(0.2e-9 + p.t_read, 0.0)
+    stop = 0.4e-9 + p.t_read + 0.3e-9
+    lines = [f'.include "{tech.stdcell_netlist("buf_8")}"'] + rram_subckts + [arr.text]
+    lines += [f"Vdd vdd 0 dc {fmt(p.vdd)}", f"Vbl bl 0 dc {fmt(p.v_read)}", wl.source("wl", "wl_en"),
+              "Xwld wl_en 0 0 vdd vdd wl sky130_fd_sc_hd__buf_8", f"Xarr bl 0 wl 0 {arr.name}"]
+    probes = (Probe("wl_en", "v", "wl_en"), Probe("wl", "v", "wl"), Probe("i_bl", "i", "Vbl"), Probe("i_vdd", "i", "Vdd"))
+    return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=5e-12, stop_s=stop, max_step_s=20e-12), probes=probes,
+                   technology=tech, corner=p.corner, temperature_C=p.temperature_C,
+                   label=f"cell-read {p.state} rows={p.rows} full={p.full} {p.corner}")
+
+
+def _measure_cell_read(p: CellReadTB, r: SimResult) -> dict:
+    t = r["time"]
+    i_cell = -r["i_bl"]  # current delivered by the bit-line source into the column
+    t_on = 0.2e-9 + _SLEW / 2
+    final = m.window_mean(t, i_cell, 0.2e-9 + 0.8 * p.t_read, 0.2e-9 + 0.98 * p.t_read)
+    leak = m.window_mean(t, i_cell, 0.02e-9, 0.18e-9)
+    level = leak + 0.9 * (final - leak)
+    try:
+        t90 = m.crossing(t, i_cell, level, "rise" if final > leak else "fall", after=t_on) - t_on
+    except m.MeasurementNotFound:
+        t90 = float("nan")
+    end = 0.2e-9 + p.t_read
+    energy = m.supply_energy(t, np.full_like(t, p.v_read), r["i_bl"], 0.2e-9, end) + \
+        m.supply_energy(t, np.full_like(t, p.vdd), r["i_vdd"], 0.2e-9, end + 0.3e-9)
+    return {"read_current_A": final, "read_resistance_ohm": p.v_read / final if final else float("inf"),
+            "leakage_current_A": leak, "access_time_s": t90, "energy_J": energy}
+
+
+register(Testbench(
+    name="cell-read", technology="sky130",
+    description="1T1R cell read at a fixed bit-line voltage: read current, column leakage, word-line-to-current access time",
+    params_type=CellReadTB, build=_build_cell_read, measure=_measure_cell_read,
+    units={"read_current_A": "A", "read_resistance_ohm": "ohm", "leakage_current_A": "A", "access_time_s": "s",
+           "energy_J": "J"},
+))
+
+
+# ----------------------------------------------------------------------------------------------
+# popcount
+
+
+@dataclass(frozen=True)
+class PopcountTB(_Operating):
+    """The standard-cell popcount driven by random input vectors."""
+
+    inputs: int = _f(64, "-", "input bits", min_value=2, max_value=256)
+    vectors: int = _f(6, "-", "random input vectors (after an all-zero start)", min_value=1, max_value=200)
+    seed: int = _f(1, "-", "random seed of the vectors", min_value=0, max_value=2**31 - 1)
+    t_vector: float = _f(3e-9, "s", "time each vector is held", min_value=1e-10, max_value=1e-6)
+
+
+def _popcount_vectors(p: PopcountTB) -> list[int]:
+    rng = np.random.default_rng(p.seed)
+    vecs = [int.from_bytes(rng.bytes((p.inputs + 7) // 8), "little") & ((1 << p.inputs) - 1) for _ in range(p.vectors)]
+    # the first vector is all ones: every output bit toggles from 0 at least once in the run
+    return [(1 << p.inputs) - 1] + vecs
+
+
+def _build_popcount(p: PopcountTB, tech: Technology) -> SimSpec:
+    pc = popcount(PopcountParams(inputs=p.inputs), tech)
+    vecs = _popcount_vectors(p)
+    k_out = len(plan_popcount(p.inputs).outputs)
+    srcs = [_PWL(0.0) for _ in range(p.inputs)]
+    for k, v in enumerate(vecs):
+        for i in range(p.inputs):
+            srcs[i].set(0.5e-9 + k * p.t_vector, p.vdd * ((v >> i) & 1))
+    stop = 0.5e-9 + len(vecs) * p.t_vector
+    lines = pc.include_lines() + [pc.text, f"Vdd vdd 0 dc {fmt(p.vdd)}"]
+    lines += [s.source(f"in{i}", f"in{i}") for i, s in enumerate(srcs)]
+    lines.append(f"Xpc {' '.join([f'in{i}' for i in range(p.inputs)] + [f's{i}' for i in range(k_out)])} vdd 0 {pc.name}")
+    lines += [f"Cs{i} s{i} 0 2e-15" for i in range(k_out)]
+    probes = tuple(Probe(f"s{i}", "v", f"s{i}") for i in range(k_out)) + (Probe("i_vdd", "i", "Vdd"),)
+    return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=10e-12, stop_s=stop, max_step_s=50e-12), probes=probes,
+                   technology=tech, corner=p.corner, temperature_C=p.temperature_C, timeout_s=1800.0,
+                   label=f"popcount {p.inputs} x {len(vecs)} {p.corner}")
+
+
+def _measure_popcount(p: PopcountTB, r: SimResult) -> dict:
+    t = r["time"]
+    vecs = _popcount_vectors(p)
+    k_out = len(plan_popcount(p.inputs).outputs)
+    correct, latencies, energies = 0, [], []
+    for k, v in enumerate(vecs):
+        t0 = 0.5e-9 + k * p.t_vector
+        t1 = t0 + p.t_vector
+        bits = [int(np.interp(t1 - 20e-12, t, r[f"s{i}"]) > p.vdd / 2) for i in range(k_out)]
+        correct += sum(b << i for i, b in enumerate(bits)) == bin(v).count("1")
+        last = max((float(c[-1]) for c in (m.crossings(t, r[f"s{i}"], p.vdd / 2) for i in range(k_out))
+                    for c in [c[(c > t0) & (c < t1)]] if len(c)), default=float("nan"))
+        latencies.append(last - t0 - _SLEW / 2)
+        energies.append(m.supply_energy(t, np.full_like(t, p.vdd), r["i_vdd"], t0, t1))
+    return {"correct": correct, "vectors": len(vecs), "latency_max_s": float(np.nanmax(latencies)),
+            "energy_per_vector_J": float(np.mean(energies))}
+
+
+register(Testbench(
+    name="popcount", technology="sky130",
+    description="standard-cell (fa_1/ha_1) popcount: results read from the output nodes, worst delay, energy per vector",
+    params_type=PopcountTB, build=_build_popcount, measure=_measure_popcount,
+    units={"correct": "-", "vectors": "-", "latency_max_s": "s", "energy_per_vector_J": "J"},
+))
+
+
+# ----------------------------------------------------------------------------------------------
+# program-word
+
+
+@dataclass(frozen=True)
+class ProgramWordTB(_Operating):
+    """Write one word into a row: SET where the new bit is 1, RESET where it is 0, in one pulse."""
+
+    word: str = _f("0x0123456789abcdef", "-", "word to program (bit i -> column i)")
+    initial: str = _f("complement", "-", "initial row content: complement of the word (every cell switches), zeros, ones",
+                      choices=("complement", "zeros", "ones"))
+    cols: int = _f(64, "-", "columns", min_value=1, max_value=64)
+    rows: int = _f(128, "-", "rows", min_value=1, max_value=1024)
+    t_write: float = _f(50e-9, "s", "program-enable pulse width", min_value=1e-9, max_value=1e-5)
+
+
+def _program_setup(p: ProgramWordTB):
+    mask = (1 << p.cols) - 1
+    word = check_int("word", p.word, min_value=0, max_value=MASK64) & mask
+    initial = {"complement": word ^ mask, "zeros": 0, "ones": mask}[p.initial]
+    return word, initial
+
+
+def _build_program(p: ProgramWordTB, tech: Technology) -> SimSpec:
+    word, initial = _program_setup(p)
+    wr, _ = write_row(WriteRowParams(array=ArrayParams(rows=p.rows, cols=p.cols, words=(initial,), dynamic=True)), tech)
+    pe, wl = _PWL(0.0), _PWL(0.0)
+    wl.set(0.5e-9, p.vdd)
+    pe.set(1.0e-9, p.vdd)
+    pe.set(1.0e-9 + p.t_write, 0.0)
+    wl.set(1.5e-9 + p.t_write, 0.0)
+    stop = 2.5e-9 + p.t_write
+    lines = wr.include_lines() + [wr.text, f"Vdd vdd 0 dc {fmt(p.vdd)}", pe.source("pe", "pe"), wl.source("wl", "wl_en")]
+    lines += [f"Vd{i} d{i} 0 dc {fmt(p.vdd * ((word >> i) & 1))}" for i in range(p.cols)]
+    lines.append(f"Xw pe wl_en {' '.join(f'd{i}' for i in range(p.cols))} vdd 0 {wr.name}")
+    probes = (Probe("pe", "v", "pe"), Probe("i_vdd", "i", "Vdd")) + tuple(
+        Probe(f"st{i}", "v", f"xw.xarr.st0_{i}") for i in range(p.cols))
+    return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=20e-12, stop_s=stop, max_step_s=min(p.t_write / 200, 0.5e-9)),
+                   probes=probes, technology=tech, corner=p.corner, temperature_C=p.temperature_C, timeout_s=1800.0,
+                   label=f"program-word {p.word} {p.corner}", options={'reltol': 1e-4})
+
+
+def _measure_program(p: ProgramWordTB, r: SimResult) -> dict:
+    word, initial = _program_setup(p)
+    cell = CellParams()
+    model = get_model(cell.model)
+    params = model.resolve(cell.parameter_set)
+    lrs, hrs, r_on, r_off = cell_states(cell)
+    r_mid = np.log(np.sqrt(r_on * r_off))
+    t = r["time"]
+    t_pe = 1.0e-9 + _SLEW / 2
+    programmed, last = 0, -np.inf
+    for i in range(p.cols):
+        logr = np.log(model.read_resistance(r[f"st{i}"], cell.v_read, params))
+        bit = int(logr[-1] < r_mid)
+        programmed |= bit << i
+        if ((word ^ initial) >> i) & 1:
+            c = m.crossings(t, logr, float(r_mid))
+            c = c[c > t_pe]
+            last = max(last, float(c[0]) if len(c) else np.inf)
+    energy = m.supply_energy(t, np.full_like(t, p.vdd), r["i_vdd"], 0.0, t[-1])
+    return {"programmed": f"{programmed:#x}", "correct": programmed == word, "cells_switched": bin(word ^ initial).count("1"),
+            "latency_s": last - t_pe if np.isfinite(last) else float("nan"), "energy_J": energy}
+
+
+register(Testbench(
+    name="program-word", technology="sky130",
+    description="write path: program a word into a row with SET/RESET drivers; read back from the cell states",
+    params_type=ProgramWordTB, build=_build_program, measure=_measure_program,
+    units={"programmed": "-", "correct": "-", "cells_switched": "-", "latency_s": "s", "energy_J": "J"},
 ))

@@ -155,8 +155,9 @@ def rram_array(p: ArrayParams, tech: Technology) -> tuple[Subckt, list[str]]:
     key = _hash(p, tech.name)
     subckts = []
     if p.dynamic:
-        subckts.append(model.subckt(f"rr_set_{key}", parameter_set=c.parameter_set, **{model.state_initial_name: hrs}))
-        subckts.append(model.subckt(f"rr_rst_{key}", parameter_set=c.parameter_set, **{model.state_initial_name: lrs}))
+        # switching model starting in the stored state (bit 1 = LRS)
+        subckts.append(model.subckt(f"rrd1_{key}", parameter_set=c.parameter_set, **{model.state_initial_name: lrs}))
+        subckts.append(model.subckt(f"rrd0_{key}", parameter_set=c.parameter_set, **{model.state_initial_name: hrs}))
     subckts.append(model.static_subckt(f"rr1_{key}", lrs, parameter_set=c.parameter_set))
     subckts.append(model.static_subckt(f"rr0_{key}", hrs, parameter_set=c.parameter_set))
     background_state = lrs if p.background == "lrs" else hrs
@@ -209,8 +210,7 @@ def rram_array(p: ArrayParams, tech: Technology) -> tuple[Subckt, list[str]]:
             if kind == "row":
                 bit = (words[arg] >> col) & 1
                 if p.dynamic:
-                    cell = f"rr_set_{key}" if bit else f"rr_rst_{key}"
-                    lines.append(f"Xr{col}_{j} {b} {mid} st{arg}_{col} {cell}")
+                    lines.append(f"Xr{col}_{j} {b} {mid} st{arg}_{col} rrd{bit}_{key}")
                 else:
                     lines.append(f"Xr{col}_{j} {b} {mid} rr{bit}_{key}")
                 lines.append(_nfet(tech, f"a{col}_{j}", mid, f"w{arg}_{col}", s, "vss", w, l))
@@ -322,6 +322,8 @@ class BDPEParams:
     sense: SenseParams = _f(SenseParams(), "-", "sense amplifier sizing")
     popcount: PopcountParams = _f(PopcountParams(), "-", "popcount structure")
     wl_driver: str = _f("buf_8", "-", "word-line driver standard cell")
+    read_path: bool = _f(True, "-", "include the array, sense amplifiers and reference (False: a register-path-only "
+                                    "deck, the idle sense outputs tied low as they are while sae is low)")
 
 
 def bdpe(p: BDPEParams, tech: Technology) -> tuple[Subckt, list[str]]:
@@ -341,17 +343,20 @@ def bdpe(p: BDPEParams, tech: Technology) -> tuple[Subckt, list[str]]:
              + [f"x{i}" for i in range(cols)] + [f"a{i}" for i in range(cols)]
              + [f"s{i}" for i in range(k_out)] + ["vdd", "vss"])
     lines = [f".subckt {name} {' '.join(ports)}"]
-    for k in range(n_words):
-        lines.append(stdcell_instance(tech, p.wl_driver, f"wld{k}", {"A": f"wl_en{k}", "X": f"wl{k}"}))
-    # source lines are held low during reads (their write drivers output 0)
-    lines.append(f"Xarr {' '.join([f'bl{i}' for i in range(cols)] + ['vss'] * cols + [f'wl{k}' for k in range(n_words)] + ['vss'])} {arr.name}")
-    lines.append(f"Xref blref pre vpre vdd vss {ref.name}")
+    if p.read_path:
+        for k in range(n_words):
+            lines.append(stdcell_instance(tech, p.wl_driver, f"wld{k}", {"A": f"wl_en{k}", "X": f"wl{k}"}))
+        # source lines are held low during reads (their write drivers output 0)
+        lines.append(f"Xarr {' '.join([f'bl{i}' for i in range(cols)] + ['vss'] * cols + [f'wl{k}' for k in range(n_words)] + ['vss'])} {arr.name}")
+        lines.append(f"Xref blref pre vpre vdd vss {ref.name}")
     for i in range(cols):
-        lines.append(f"Xsa{i} bl{i} blref pre sae vpre q{i} vdd vss {sa.name}")
-        lines.append(f"Xbs{i} q{i} a{i} sel x{i} y{i} vdd vss bit_slice")
+        if p.read_path:
+            lines.append(f"Xsa{i} bl{i} blref pre sae vpre q{i} vdd vss {sa.name}")
+        lines.append(f"Xbs{i} {f'q{i}' if p.read_path else 'vss'} a{i} sel x{i} y{i} vdd vss bit_slice")
     lines.append(f"Xpc {' '.join([f'y{i}' for i in range(cols)] + [f's{i}' for i in range(k_out)])} vdd vss {pc.name}")
     lines.append(f".ends {name}")
-    body = "\n".join(rram_subckts + [arr.text, sa.text, ref.text, bs.text, pc.text, "\n".join(lines)])
+    blocks = (rram_subckts + [arr.text, sa.text, ref.text]) if p.read_path else []
+    body = "\n".join(blocks + [bs.text, pc.text, "\n".join(lines)])
     includes = tuple(dict.fromkeys(sa.includes + ref.includes + bs.includes + pc.includes + (str(tech.stdcell_netlist(p.wl_driver)),)))
     return Subckt(name=name, ports=tuple(ports), text=body, includes=includes), []
 

@@ -19,8 +19,10 @@ ngspice realisation (behavioural sources only; Debian's ngspice has no OSDI):
   through rate = 0: a ternary on the rate's sign made RESET fail with "timestep too small"), and the
   gap seen by the I-V equation is clipped to the bounds with ``min(max(...))`` (ngspice 39's
   B-sources return 0 for ``limit()``);
-* ``sinh`` arguments are limited (+-40 in the I-V, +-50 in the rate) so a Newton step far from the
-  solution cannot overflow; the limits lie far outside any physical operating point;
+* the device voltage is clipped to +-5 V and the temperature to 3000 K inside the expressions, and
+  the rate's ``sinh`` argument to +-50, so a Newton step far from the solution cannot overflow
+  (a 64-cell write deck hit "3.99e+233 out of range" with a +-40 limit on V/V0 alone); the
+  limits lie far outside any physical operating point;
 * every number is a literal formatted from Python (no brace parameters in B expressions).
 
 The third port carries g in metres as a voltage.
@@ -35,6 +37,8 @@ __all__ = ["STANFORD_PKU", "K_B_EV"]
 
 K_B_EV = 8.617333262e-5  # Boltzmann constant in eV/K (q*V/(k*T) = V/(K_B_EV*T))
 EDGE_NM = 1e-3  # width of the rate window at the gap bounds
+V_CLIP = 5.0  # |V| above which the device voltage is clipped inside the expressions (V)
+T_MAX = 3000.0  # filament temperature clip (K), far above any physical operating point
 
 DEFAULTS = {
     "I0": 1e-3, "g0": 0.25e-9, "V0": 0.25, "Vel0": 10.0, "Ea": 0.6, "a0": 0.25e-9, "tox": 12e-9,
@@ -69,7 +73,7 @@ def _current(v, g, p):
 def _iv_expression(p: dict, gap_m: float, v: str) -> str:
     i0, v0, g0 = (neg_safe(literal(k, p[k])) for k in ("I0", "V0", "g0"))
     factor = literal("I0*exp(-g/g0)", p["I0"] * float(np.exp(-gap_m / p["g0"])))
-    return f"{factor}*sinh({clip(v + '/' + v0, -40, 40)})"
+    return f"{factor}*sinh({clip(v, -V_CLIP, V_CLIP)}/{v0})"
 
 
 def _writer(name: str, p: dict, factors) -> str:
@@ -79,9 +83,11 @@ def _writer(name: str, p: dict, factors) -> str:
     n = lambda key: neg_safe(literal(key, p[key]))  # noqa: E731
     nm = lambda key: neg_safe(literal(key, p[key] * 1e9))  # noqa: E731  (lengths in nm inside the subckt)
     gmin, gmax, gini, g0 = nm("gap_min"), nm("gap_max"), nm("gap_ini"), nm("g0")
-    vte = "v(te,be)"
+    # the device voltage is clipped to +-V_CLIP in every expression (exact below it): a Newton
+    # excursion to 1e100 V must not reach the exponentials
+    vte = clip("v(te,be)", -V_CLIP, V_CLIP)
     i0, v0 = n("I0"), n("V0")
-    current = f"{i0}*exp(-v(gn)/{g0})*sinh({clip(vte + '/' + v0, -40, 40)})"
+    current = f"{i0}*exp(-v(gn)/{g0})*sinh({vte}/{v0})"
     a0_over_tox = literal("a0/tox", p["a0"] / p["tox"])
     field_factor = literal("F_min*tox", p["F_min"] * p["tox"])  # gamma*|V|/tox < F_min <=> gamma*|V| < F_min*tox
     kb = literal("k_B", K_B_EV)
@@ -98,7 +104,7 @@ def _writer(name: str, p: dict, factors) -> str:
         f"Bgn gn 0 V={clip(gini + '+v(gd)', gmin, gmax)}",
         "Bst state 0 V=1e-9*v(gn)",
         f"Bi te be I={current}",
-        f"Btk tk 0 V={n('T0')}+{n('Rth')}*abs({vte}*{current})",
+        f"Btk tk 0 V=min({n('T0')}+{n('Rth')}*abs({vte}*{current}),{literal('T_max', T_MAX)})",
         f"Bgc gc 0 V={n('gamma0')}-{n('beta')}*v(gn)*v(gn)*v(gn)",
         f"Bga ga 0 V=(v(gc)*abs({vte})>={field_factor}) ? v(gc) : 0",
         f"Bgr gr 0 V=-{n('Vel0')}*exp(-{n('Ea')}/{thermal})*sinh({rate_arg})",

@@ -89,7 +89,7 @@ def _writer(name: str, p: dict, factors) -> str:
         resistance = f"({n('R_on')}*exp({lam}*{frac}))"
     else:
         resistance = f"({n('R_on')}+{literal('R_off-R_on', p['R_off'] - p['R_on'])}*{frac})"
-    vte = "v(te,be)"
+    vte = clip("v(te,be)", -5.0, 5.0)  # exact below 5 V; keeps Newton excursions finite
     f_off = "exp(-exp(" + clip(f"(v(xn)-{nm('a_off')})/{wc}", -50, 50) + "))"
     f_on = "exp(-exp(" + clip(f"-(v(xn)-{nm('a_on')})/{wc}", -50, 50) + "))"
     rate_off = f"{n('k_off')}*pow(max({vte}/{n('v_off')}-1,0),{n('alpha_off')})*{f_off}"
