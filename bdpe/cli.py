@@ -55,7 +55,11 @@ def cmd_simulate(args) -> int:
     if not result.ok:
         print(f"bdpe: simulation failed ({result.error_kind}): {result.error}", file=sys.stderr)
         return 1
-    metrics = tb.measure(params, result)
+    try:
+        metrics = tb.measure(params, result)
+    except (ValueError, KeyError, IndexError) as exc:  # MeasurementNotFound is a ValueError
+        print(f"bdpe: measurement failed: {exc}", file=sys.stderr)
+        return 1
     if args.plot:
         _plot(result, args.plot, title=spec.label)
     if args.json:
@@ -201,6 +205,35 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _schema_text() -> str:
+    try:
+        from characterize.campaign import describe_schema
+        return describe_schema()
+    except Exception:  # pragma: no cover - help text only
+        return ""
+
+
+def cmd_characterize(args) -> int:
+    from characterize.campaign import load_campaign, plan, run_campaign
+
+    _check_output_path("-o", args.output, ".h5")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be >= 1")
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler: only meaningful with --executor dask")
+    campaign = load_campaign(args.campaign)
+    n = len(plan(campaign))  # every point validated before anything runs
+    print(f"bdpe characterize: {campaign.name}: {n} points, {len(campaign.operations)} operations, "
+          f"executor {args.executor}", file=sys.stderr)
+    summary = run_campaign(campaign, args.output, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
+                           cache_dir=args.cache, progress=not args.no_progress)
+    print(f"bdpe characterize: {summary.line()}; analysis time {summary.analysis_time_s:.1f} s; wrote {args.output}",
+          file=sys.stderr)
+    for op, coords, message in summary.failures:
+        print(f"  failed: {op} {coords}: {message[:200]}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bdpe", description="RRAM binary dot-product engine: circuit-to-system evaluation")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -208,6 +241,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the main job on the built-in defaults")
     p.add_argument("--out", default="out", help="output directory (default: out/)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("characterize", help="run a campaign (TOML) into HDF5 lookup tables",
+                       description="Run a characterization campaign into HDF5 tables. Campaign schema:\n\n"
+                                   + _schema_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("campaign", metavar="CAMPAIGN.toml")
+    p.add_argument("-o", "--output", required=True, metavar="TABLES.h5")
+    p.add_argument("--jobs", type=int, help="local worker processes (default: all cores)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local")
+    p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")
+    p.add_argument("--cache", metavar="DIR", help="point cache (default: $BDPE_CACHE or .bdpe-cache)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_characterize)
 
     p = sub.add_parser("simulate", help="run one testbench")
     p.add_argument("operation", help="testbench name (bdpe simulate --list)", nargs="?")
@@ -251,6 +296,8 @@ def cmd_simulate_or_list(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from circuits.netlist import NetlistValueError
+    from characterize.campaign import CampaignError
+    from characterize.tables import TableError
     from rram_models import ModelParameterError
 
     parser = build_parser()
@@ -260,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"bdpe: error: {exc}", file=sys.stderr)
         return 2
-    except (NetlistValueError, ModelParameterError) as exc:
+    except (NetlistValueError, ModelParameterError, CampaignError, TableError) as exc:
         print(f"bdpe: error: {exc}".replace("\n", "\\n"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

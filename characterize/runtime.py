@@ -123,8 +123,12 @@ class Dc:
                          fmt(check_number("dc step", self.step, strictly_positive=True))])
 
 
-_OPTION_NAMES = frozenset({"reltol", "abstol", "vntol", "chgtol", "gmin", "method", "maxord", "itl1",
-                           "itl2", "itl4", "trtol", "rshunt", "gminsteps", "srcsteps", "pivtol", "xmu"})
+# ngspice's defaults: an option a spec sets is restored before the next spec that does not set it
+# (ngspice options are global: they outlive ``reset``, ``destroy`` and ``remcirc``)
+_OPTION_DEFAULTS = {"reltol": 1e-3, "abstol": 1e-12, "vntol": 1e-6, "chgtol": 1e-14, "gmin": 1e-12,
+                    "method": "trap", "maxord": 2, "itl1": 100, "itl2": 50, "itl4": 10, "trtol": 7,
+                    "gminsteps": 10, "srcsteps": 10, "pivtol": 1e-13, "xmu": 0.5}
+_OPTION_NAMES = frozenset(_OPTION_DEFAULTS)
 _OPTION_WORDS = frozenset({"gear", "trap", "trapezoidal"})
 
 
@@ -282,6 +286,7 @@ class NgspiceSession:
         self._loaded_key: str | None = None
         self._state: tuple | None = None  # (params, temperature, options, altered) applied since reset
         self._init_done: tuple[str, ...] | None = None
+        self._options_set: set[str] = set()  # options a spec changed from ngspice's defaults
         self._commands = 0
         self.netlist_dir = netlist_dir if netlist_dir is not None else os.environ.get("BDPE_NETLIST_DIR")
 
@@ -384,8 +389,13 @@ class NgspiceSession:
                 self.command("reset")
                 # options after reset: reset re-reads the deck's own .options
                 self.command(f"option temp={fmt(spec.temperature_C)}")
+                wanted = dict(spec.options)
+                for name in sorted(self._options_set - set(wanted)):
+                    default = _OPTION_DEFAULTS[name]
+                    self.command(f"option {name}={default if isinstance(default, str) else fmt(default)}")
                 for name, value in spec.options:
                     self.command(f"option {name}={value if isinstance(value, str) else fmt(value)}")
+                self._options_set = set(wanted)
                 self._state = state
             for device, parameter, value in spec.alters:
                 if isinstance(value, tuple):

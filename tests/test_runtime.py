@@ -1,4 +1,5 @@
 """The simulation runtime against independent references, and its isolation guarantees."""
+import dataclasses
 import os
 import signal
 import threading
@@ -160,3 +161,17 @@ def test_temperature_and_corner_change_results():
     # a temperature changed on a loaded deck gives exactly what a fresh load at that temperature gives
     fresh = run(tb.spec(points[1]))
     assert fresh.reloaded and np.array_equal(fresh["out"], results[1]["out"])
+
+
+@pytest.mark.ngspice
+def test_options_do_not_leak_between_specs():
+    """ngspice options are global: a spec without options must not inherit a previous spec's."""
+    from characterize.testbenches import parse_params
+
+    tb = get_testbench("rc-step")
+    plain = tb.spec(parse_params(tb, {}))
+    loose = dataclasses.replace(plain, options=(("reltol", 0.05), ("method", "gear")))
+    with SimulationPool(1) as pool:
+        first, changed, again = pool.map([plain, loose, dataclasses.replace(plain, label="again")])
+    assert not np.array_equal(first["out"], changed["out"])  # the options do change the run
+    assert np.array_equal(first["out"], again["out"])

@@ -1,0 +1,216 @@
+"""The HDF5 table store (format "bdpe-tables", version 1): writer, reader and lookup.
+
+Layout (architecture.md): root attributes for provenance; one group per operation; 1-D axis
+datasets made dimension scales (with ``units``; string axes as UTF-8); N-D float64 metric datasets
+with ``units`` and ``description`` (NaN where a point failed); ``status`` int8 (0 ok, 1 simulation
+failed, 2 measurement not found) and ``message`` (UTF-8) of the same shape.
+
+Writes are atomic: the file is written under a temporary name in the same directory and renamed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "OperationTable", "write_tables", "open_tables", "Tables", "TableError"]
+
+FORMAT = "bdpe-tables"
+FORMAT_VERSION = 1
+
+
+class TableError(ValueError):
+    """A table file that cannot be used, or a lookup outside the table."""
+
+
+@dataclass
+class OperationTable:
+    """In-memory table of one operation: named axes (with units), metrics over them, status."""
+
+    name: str
+    axes: dict[str, np.ndarray]
+    axis_units: dict[str, str]
+    metrics: dict[str, np.ndarray]
+    metric_units: dict[str, str]
+    metric_descriptions: dict[str, str]
+    status: np.ndarray
+    message: np.ndarray
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+def _str_dtype():
+    import h5py
+    return h5py.string_dtype("utf-8")
+
+
+def write_tables(path: str | os.PathLike, tables: Sequence[OperationTable], root_attrs: Mapping[str, str]) -> None:
+    """Write all tables to ``path`` atomically (temporary file + rename)."""
+    import h5py
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            for key, value in root_attrs.items():
+                f.attrs[key] = value
+            for table in tables:
+                g = f.create_group(table.name)
+                for key, value in table.attrs.items():
+                    g.attrs[key] = value
+                names = list(table.axes)
+                for name in names:
+                    values = table.axes[name]
+                    if values.dtype.kind in "US O".replace(" ", ""):
+                        ds = g.create_dataset(name, data=np.array([str(v) for v in values], dtype=object), dtype=_str_dtype())
+                    else:
+                        ds = g.create_dataset(name, data=values.astype(np.float64))
+                    ds.attrs["units"] = table.axis_units.get(name, "-")
+                    ds.make_scale(name)
+                shape = tuple(len(table.axes[n]) for n in names)
+
+                def attach(ds):
+                    for i, n in enumerate(names):
+                        ds.dims[i].attach_scale(g[n])
+
+                for metric, values in table.metrics.items():
+                    ds = g.create_dataset(metric, data=np.asarray(values, dtype=np.float64).reshape(shape))
+                    ds.attrs["units"] = table.metric_units.get(metric, "-")
+                    ds.attrs["description"] = table.metric_descriptions.get(metric, metric)
+                    attach(ds)
+                ds = g.create_dataset("status", data=np.asarray(table.status, dtype=np.int8).reshape(shape))
+                ds.attrs["units"] = "-"
+                ds.attrs["description"] = "0 ok, 1 simulation failed, 2 measurement not found"
+                attach(ds)
+                ds = g.create_dataset("message", data=np.asarray(table.message, dtype=object).reshape(shape),
+                                      dtype=_str_dtype())
+                ds.attrs["description"] = "failure message of the point (empty when ok)"
+                attach(ds)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class Tables:
+    """Read access to a table file: ``operations``, ``axes(op)``, ``metrics(op)``, ``lookup``, ``to_xarray``."""
+
+    def __init__(self, path: str | os.PathLike):
+        import h5py
+
+        self.path = Path(path)
+        try:
+            f = h5py.File(self.path, "r")
+        except (OSError, ValueError) as exc:
+            raise TableError(f"{self.path}: not an HDF5 table file ({exc})") from None
+        with f:
+            fmt, version = f.attrs.get("format"), f.attrs.get("format_version")
+            if fmt != FORMAT:
+                raise TableError(f"{self.path}: format {fmt!r} is not {FORMAT!r}")
+            if int(version) != FORMAT_VERSION:
+                raise TableError(f"{self.path}: format version {version} is not supported (this is version {FORMAT_VERSION})")
+            self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+            self._tables: dict[str, OperationTable] = {}
+            for name, g in f.items():
+                status = g["status"]
+                axis_names = [d.label or (d[0].name.rsplit("/", 1)[-1]) for d in status.dims]
+                axes, units = {}, {}
+                for a in axis_names:
+                    raw = g[a][()]
+                    axes[a] = np.array([v.decode() if isinstance(v, bytes) else v for v in raw]) \
+                        if g[a].dtype.kind == "O" else raw.astype(float)
+                    units[a] = g[a].attrs.get("units", "-")
+                metrics, munits, mdesc = {}, {}, {}
+                for key, ds in g.items():
+                    if key in axis_names or key in ("status", "message"):
+                        continue
+                    metrics[key] = ds[()]
+                    munits[key] = ds.attrs.get("units", "-")
+                    mdesc[key] = ds.attrs.get("description", "")
+                msg = np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(g["message"][()])
+                self._tables[name] = OperationTable(name, axes, units, metrics, munits, mdesc, status[()], msg,
+                                                    dict(g.attrs))
+
+    @property
+    def operations(self) -> list[str]:
+        return sorted(self._tables)
+
+    def table(self, op: str) -> OperationTable:
+        try:
+            return self._tables[op]
+        except KeyError:
+            raise TableError(f"operation {op!r} is not in {self.path} ({', '.join(self.operations)})") from None
+
+    def axes(self, op: str) -> dict[str, np.ndarray]:
+        return dict(self.table(op).axes)
+
+    def metrics(self, op: str) -> list[str]:
+        return sorted(self.table(op).metrics)
+
+    def lookup(self, op: str, metric: str, **coords) -> float:
+        """Linear interpolation on numeric axes (inside their range), exact match on string axes;
+        an axis of length 1 may be omitted. NaN points poison the interpolation (never hidden)."""
+        t = self.table(op)
+        if metric not in t.metrics:
+            raise TableError(f"{op}: no metric {metric!r} ({', '.join(sorted(t.metrics))})")
+        unknown = set(coords) - set(t.axes)
+        if unknown:
+            raise TableError(f"{op}: no axis {sorted(unknown)[0]!r} ({', '.join(t.axes)})")
+        values = t.metrics[metric]
+        for axis, grid in t.axes.items():
+            if axis not in coords:
+                if len(grid) != 1:
+                    raise TableError(f"{op}: axis {axis!r} needs a value (one of {list(grid)})")
+                values = values[0]
+                continue
+            want = coords[axis]
+            if grid.dtype.kind in "UO":
+                hits = np.nonzero(grid == str(want))[0]
+                if not len(hits):
+                    raise TableError(f"{op}: {axis}={want!r} is not in the table ({', '.join(map(str, grid))})")
+                values = values[hits[0]]
+                continue
+            x = float(want)
+            lo, hi = float(grid.min()), float(grid.max())
+            if not lo - 1e-12 * max(1.0, abs(lo)) <= x <= hi + 1e-12 * max(1.0, abs(hi)):
+                raise TableError(f"{op}: {axis}={x:g} is outside the table [{lo:g}, {hi:g}]")
+            order = np.argsort(grid)
+            g_sorted = grid[order]
+            values = np.take(values, order, axis=0)
+            if len(g_sorted) == 1:
+                values = values[0]
+                continue
+            i = int(np.clip(np.searchsorted(g_sorted, x) - 1, 0, len(g_sorted) - 2))
+            w = (x - g_sorted[i]) / (g_sorted[i + 1] - g_sorted[i])
+            w = min(max(w, 0.0), 1.0)
+            values = values[i] * (1 - w) + values[i + 1] * w if w not in (0.0, 1.0) else values[i + int(w)]
+        return float(values)
+
+    def to_xarray(self, op: str):
+        import xarray as xr
+
+        t = self.table(op)
+        dims = list(t.axes)
+        coords = {a: xr.Variable(a, t.axes[a], attrs={"units": t.axis_units[a]}) for a in dims}
+        data = {m: xr.Variable(dims, v, attrs={"units": t.metric_units[m], "description": t.metric_descriptions[m]})
+                for m, v in t.metrics.items()}
+        data["status"] = xr.Variable(dims, t.status)
+        return xr.Dataset(data, coords=coords, attrs={k: (v if isinstance(v, (str, int, float)) else str(v))
+                                                      for k, v in t.attrs.items()})
+
+
+def open_tables(path: str | os.PathLike) -> Tables:
+    """Open a table file written by :func:`write_tables` (refuses other formats and versions)."""
+    return Tables(path)
+
+
+def json_attr(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
