@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 __all__ = ["main", "UsageError"]
@@ -105,47 +106,65 @@ def _plot(result, path: str, title: str) -> None:
 
 
 def cmd_run(args) -> int:
-    """The main job so far: every registered testbench at its defaults -> OUT/simulate.json, and every
-    built-in network on paper-a53 with the published DotP numbers -> OUT/evaluate.json."""
-    from characterize.runtime import SimulationPool
-    from characterize.testbenches import available, get_testbench
+    """The main job: the default campaign (cached) -> OUT/tables.h5 -> every built-in network on
+    paper-a53 with the published DotP numbers and with our SKY130 tables -> OUT/evaluate.json ->
+    OUT/report/ (report.md, report.html, figures)."""
+    from characterize.campaign import load_campaign, plan, run_campaign
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    names = available()
-    tbs = [get_testbench(n) for n in names]
-    params = [tb.default_params() for tb in tbs]
-    specs = [tb.spec(p) for tb, p in zip(tbs, params)]
-    print(f"bdpe run: simulating {len(specs)} testbenches at their defaults", file=sys.stderr)
-    with SimulationPool(1) as pool:
-        results = pool.map(specs)
-    report = {}
-    failed = 0
-    for tb, p, r in zip(tbs, params, results):
-        if r.ok:
-            report[tb.name] = {k: _jsonable(v) for k, v in tb.measure(p, r).items()}
-        else:
-            failed += 1
-            report[tb.name] = {"error": r.error, "error_kind": r.error_kind}
-    _write_json(out / "simulate.json", report)
-    for name, values in report.items():
-        print(f"{name}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                      for k, v in values.items()))
-
-    from system_model import PUBLISHED_DOTP, available_networks, evaluate, get_network, get_platform
-
-    print("bdpe run: evaluating the built-in networks on paper-a53 with the published DotP numbers",
+    campaign_path = Path(__file__).resolve().parents[1] / "campaigns" / "default.toml"
+    campaign = load_campaign(campaign_path)
+    n = len(plan(campaign))
+    t0 = time.perf_counter()
+    print(f"bdpe run [1/3] characterize: {campaign_path.name}, {n} points (cached points are not re-simulated)",
           file=sys.stderr)
+    summary = run_campaign(campaign, out / "tables.h5", jobs=args.jobs, cache_dir=args.cache,
+                           progress=sys.stderr.isatty())
+    print(f"bdpe run [1/3] {summary.line()}", file=sys.stderr)
+    for op, coords, message in summary.failures:
+        print(f"  failed: {op} {coords}: {message[:160]}", file=sys.stderr)
+
+    print("bdpe run [2/3] evaluate: built-in networks on paper-a53, published DotP and SKY130 tables", file=sys.stderr)
+    from characterize.tables import open_tables
+    from system_model import PUBLISHED_DOTP, available_networks, bdpe_config_from_tables, evaluate, get_network, get_platform
+
+    tables = open_tables(out / "tables.h5")
+    sky = bdpe_config_from_tables(tables, source=f"{out / 'tables.h5'} @ tt/1.8 V/27 C (campaign "
+                                                 f"{str(tables.attrs.get('campaign_sha256'))[:12]})")
     platform = get_platform("paper-a53")
-    evaluations = {name: evaluate(get_network(name), platform, PUBLISHED_DOTP).to_dict()
-                   for name in available_networks()}
-    _write_json(out / "evaluate.json", evaluations)
-    for name, data in evaluations.items():
-        g = data["gain"]
-        print(f"{name}: usage {data['bdpe_usage']:.2%}, performance {g['performance']:+.2%}, "
-              f"energy {g['energy']:+.2%}, L1D reads per BDP -{g['mem_access_reduction_per_bdp']:.4f}")
-    print(f"bdpe run: wrote {out / 'simulate.json'} and {out / 'evaluate.json'}", file=sys.stderr)
-    return 1 if failed else 0
+    report = {}
+    for name in available_networks():
+        net = get_network(name)
+        report[name] = {"published_dotp": evaluate(net, platform, PUBLISHED_DOTP).to_dict(),
+                        "sky130_tables": evaluate(net, platform, sky).to_dict()}
+        g, h = report[name]["published_dotp"]["gain"], report[name]["sky130_tables"]["gain"]
+        print(f"  {name:18s} published DotP: perf {g['performance']:+.2%} energy {g['energy']:+.2%} | "
+              f"SKY130: perf {h['performance']:+.2%} energy {h['energy']:+.2%}", file=sys.stderr)
+    _write_json(out / "evaluate.json", report)
+
+    print("bdpe run [3/3] report", file=sys.stderr)
+    from bdpe.report import make_report
+
+    make_report(out / "tables.h5", out / "report", progress=lambda m: print(f"  report: {m}", file=sys.stderr))
+    print(f"bdpe run: done in {time.perf_counter() - t0:.0f} s: {out / 'tables.h5'}, {out / 'evaluate.json'}, "
+          f"{out / 'report' / 'report.md'}, {out / 'report' / 'report.html'}", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from bdpe.report import make_report
+    from characterize.tables import open_tables
+
+    if not Path(args.tables).is_file():
+        raise UsageError(f"--tables {args.tables!r}: no such file")
+    tables = open_tables(args.tables)
+    for op in ("bdpe_rram", "bdpe_register"):
+        if op not in tables.operations:
+            raise UsageError(f"--tables {args.tables!r}: has no {op} table")
+    make_report(args.tables, args.out, progress=lambda m: print(f"bdpe report: {m}", file=sys.stderr))
+    print(f"bdpe report: wrote {Path(args.out) / 'report.md'} and {Path(args.out) / 'report.html'}", file=sys.stderr)
+    return 0
 
 
 def _write_json(path: Path, payload) -> None:
@@ -165,11 +184,25 @@ def cmd_evaluate(args) -> int:
     if args.platform not in available_platforms():
         raise UsageError(f"--platform {args.platform!r}: not one of {', '.join(available_platforms())}")
     if args.tables is not None:
-        raise UsageError(f"--tables {args.tables!r}: reading SPICE tables needs the table store "
-                         "(characterize.open_tables), not in this version; use --published-dotp")
-    if any(v is not None for v in (args.corner, args.vdd, args.temp)):
-        raise UsageError("--corner/--vdd/--temp: only meaningful with --tables")
-    bdpe = PUBLISHED_DOTP
+        from characterize.tables import open_tables
+        from system_model import bdpe_config_from_tables
+
+        if not Path(args.tables).is_file():
+            raise UsageError(f"--tables {args.tables!r}: no such file")
+        tables = open_tables(args.tables)
+        for op in ("bdpe_rram", "bdpe_register"):
+            if op not in tables.operations:
+                raise UsageError(f"--tables {args.tables!r}: has no {op} table (run a campaign with both BDPE operations)")
+        try:
+            bdpe = bdpe_config_from_tables(tables, corner=args.corner or "tt", vdd=1.8 if args.vdd is None else args.vdd,
+                                           temperature=27.0 if args.temp is None else args.temp,
+                                           source=f"{args.tables} (campaign {tables.attrs.get('campaign_sha256', '?')[:12]})")
+        except ValueError as exc:
+            raise UsageError(str(exc).splitlines()[0]) from None
+    else:
+        if any(v is not None for v in (args.corner, args.vdd, args.temp)):
+            raise UsageError("--corner/--vdd/--temp: only meaningful with --tables")
+        bdpe = PUBLISHED_DOTP
     if args.rram_usage is not None:
         if not 0.0 <= args.rram_usage <= 1.0:
             raise UsageError(f"--rram-usage {args.rram_usage}: must be within [0, 1]")
@@ -240,7 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="the main job on the built-in defaults")
     p.add_argument("--out", default="out", help="output directory (default: out/)")
+    p.add_argument("--jobs", type=int, help="local worker processes (default: all cores)")
+    p.add_argument("--cache", metavar="DIR", help="point cache (default: $BDPE_CACHE or .bdpe-cache)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="report (Markdown, HTML, figures) from a table file")
+    p.add_argument("--tables", required=True, metavar="TABLES.h5")
+    p.add_argument("--out", default="out/report", help="output directory (default: out/report)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("characterize", help="run a campaign (TOML) into HDF5 lookup tables",
                        description="Run a characterization campaign into HDF5 tables. Campaign schema:\n\n"

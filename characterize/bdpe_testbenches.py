@@ -230,7 +230,8 @@ def _op_setup(p: BDPEOpTB):
     cell = CellParams(window=p.window)
     # the row holds the stored word for the rram path; the register path reads no row
     arr = ArrayParams(rows=p.rows, words=(stored if p.path == "rram" else 0,), cell=cell)
-    params = BDPEParams(array=arr)
+    # the register path never fires the sense amplifiers: its deck leaves the read path out
+    params = BDPEParams(array=arr, read_path=p.path == "rram")
     # a preceding operation with the complemented input makes every result bit toggle source
     ops = [Op(p.path, x ^ MASK64, 0, stored), Op(p.path, x, 0, stored)]
     timing = BDPETiming(t_sense=p.t_sense)

@@ -1,16 +1,17 @@
 """BNN networks, a bit-exact functional engine, and the CPU + BDPE platform model.
 
 ``system_model`` never imports circuits or h5py; BDPE operating points from SPICE tables arrive
-as a :class:`BDPEConfig` built by the caller (``bdpe evaluate --tables``) through the table API.
+as a :class:`BDPEConfig` (``bdpe_config_from_tables`` takes any object with the table API's
+``lookup``; the caller opens the file with ``characterize.open_tables``).
 """
 from .engine import binary_conv2d, float_conv2d, run_network
 from .networks import Network, available_networks, get_network
 from .platform import (PUBLISHED_DOTP, BDPEConfig, EvaluationResult, Platform, available_platforms, evaluate,
-                       get_platform, profile_fill)
+                       bdpe_config_from_tables, get_platform, profile_fill)
 
 __all__ = [
     "binary_conv2d", "float_conv2d", "run_network",
     "Network", "available_networks", "get_network",
     "PUBLISHED_DOTP", "BDPEConfig", "EvaluationResult", "Platform", "available_platforms", "evaluate",
-    "get_platform", "profile_fill",
+    "get_platform", "profile_fill", "bdpe_config_from_tables",
 ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from .networks import Network
 
 __all__ = ["Platform", "BDPEConfig", "get_platform", "available_platforms", "evaluate", "EvaluationResult",
-           "sequences", "scoreboard_cycles", "profile_fill", "PUBLISHED_DOTP"]
+           "sequences", "scoreboard_cycles", "profile_fill", "PUBLISHED_DOTP", "bdpe_config_from_tables"]
 
 # ------------------------------------------------------------------------------------------------
 # Instruction sequences of one BDP (one iteration of the innermost word loop)
@@ -404,3 +404,23 @@ def evaluate(net: Network, platform: Platform, bdpe: BDPEConfig | None = None, *
             result.latency_sweep.append({"bdpe_latency_cycles": cycles, "performance": swept.gain["performance"],
                                          "energy": swept.gain["energy"]})
     return result
+
+
+def bdpe_config_from_tables(tables, *, corner: str = "tt", vdd: float = 1.8, temperature: float = 27.0,
+                            rram_words: int | None = 128, rram_usage: float | None = None,
+                            source: str = "") -> BDPEConfig:
+    """A :class:`BDPEConfig` whose latencies and energies come from characterized tables.
+
+    ``tables`` is anything with ``lookup(op, metric, **coords)`` (``characterize.open_tables``):
+    this module never reads files itself. Operations ``bdpe_rram`` and ``bdpe_register``, metrics
+    ``latency_s`` and ``energy_J``, at (corner, vdd, temperature).
+    """
+    coords = {"corner": corner, "vdd": vdd, "temperature": temperature}
+    look = lambda op, metric: float(tables.lookup(op, metric, **coords))  # noqa: E731
+    values = {"rram_latency_s": look("bdpe_rram", "latency_s"), "register_latency_s": look("bdpe_register", "latency_s"),
+              "rram_energy_J": look("bdpe_rram", "energy_J"), "register_energy_J": look("bdpe_register", "energy_J")}
+    for key, value in values.items():
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"tables: {key} at {coords} is {value} (a failed point?)")
+    return BDPEConfig(rram_words=rram_words, rram_usage=rram_usage, source=source or
+                      f"SKY130 transistor-level tables at {corner}/{vdd:g} V/{temperature:g} C", **values)

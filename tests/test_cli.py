@@ -73,14 +73,3 @@ def test_simulate_rc_text_output():
     proc = bdpe("simulate", "rc-step", "--set", "r_ohm=1e3", "--set", "c_F=1e-12")
     assert proc.returncode == 0, proc.stderr
     assert "t63_s" in proc.stdout and "supply_energy_J" in proc.stdout
-
-
-@pytest.mark.ngspice
-def test_run_writes_outputs(tmp_path):
-    proc = bdpe("run", "--out", str(tmp_path / "out"))
-    assert proc.returncode == 0, proc.stderr
-    sim = json.loads((tmp_path / "out" / "simulate.json").read_text())
-    ev = json.loads((tmp_path / "out" / "evaluate.json").read_text())
-    assert sim["inverter-chain"]["delay_s"] > 0
-    assert ev["yolov3-tiny"]["bdp_ops"] == 42_658_304
-    assert not list((tmp_path / "out").glob("*.tmp"))
