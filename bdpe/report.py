@@ -190,6 +190,7 @@ def make_report(tables_path: str | os.PathLike, out_dir: str | os.PathLike, *, p
         ax.bar(x - 0.2, np.array(paper) * scale, 0.4, label="paper, 28 nm FDSOI")
         ax.bar(x + 0.2, np.array(mine) * scale, 0.4, label=f"ours, SKY130 @ {point}")
         ax.set_xticks(x, labels)
+        ax.set_xlabel("BDPE operation")
         ax.set_ylabel(unit)
         ax.legend(fontsize=8)
     _save(fig, out / "fig_sky130_vs_paper.png")

@@ -350,16 +350,23 @@ def evaluate(net: Network, platform: Platform, bdpe: BDPEConfig | None = None, *
         base_cyc = s.bdps * seq_cycles["baseline"]
         bdpe_cyc = hits * seq_cycles["hit"] + misses * seq_cycles["miss"]
         e_bdpe = hits * bdpe.rram_energy_J + misses * bdpe.register_energy_J
+        # per-layer core energy: BDP cycles active, the rest with the calibrated idle share; LLC and
+        # DRAM energy appear in the totals only
+        f_idle = cal.idle_fraction_of_rest
+        e_rest = rest_cycles * ((1 - f_idle) * platform.e_active_J + f_idle * platform.e_idle_J + platform.e_static_J)
+        e_cyc = platform.e_active_J + platform.e_static_J
         layers.append({
             "index": s.index, "name": s.name, "kind": s.layer.kind, "binary": s.binary,
             "in_shape": list(s.in_shape), "out_shape": list(s.out_shape),
             "words_per_filter": s.words_per_filter, "kernel_words": s.kernel_words,
             "bdps": s.bdps, "rram_hits": hits, "float_macs": s.float_macs,
             "baseline": {"cycles": base_cyc + rest_cycles, "bdp_cycles": base_cyc,
-                         "instructions": s.bdps * n_insts["baseline"], "l1d_reads": s.bdps * n_loads["baseline"]},
+                         "instructions": s.bdps * n_insts["baseline"], "l1d_reads": s.bdps * n_loads["baseline"],
+                         "energy_J": base_cyc * e_cyc + e_rest},
             "bdpe": {"cycles": bdpe_cyc + rest_cycles, "bdp_cycles": bdpe_cyc,
                      "instructions": hits * n_insts["hit"] + misses * n_insts["miss"],
-                     "l1d_reads": hits * n_loads["hit"] + misses * n_loads["miss"], "energy_J": e_bdpe},
+                     "l1d_reads": hits * n_loads["hit"] + misses * n_loads["miss"],
+                     "energy_J": bdpe_cyc * e_cyc + e_rest + e_bdpe, "bdpe_unit_energy_J": e_bdpe},
             "rest_cycles": rest_cycles,
         })
         tot["bb_cyc"] += base_cyc
