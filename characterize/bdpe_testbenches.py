@@ -346,7 +346,7 @@ def _measure_sense(p: SenseXnorTB, r: SimResult) -> dict:
                for n, v in (("i_vdd", p.vdd), ("i_vpre", p.vpre))) / len(_SENSE_OPS)
     margin = min(margins)
     return {"sense_margin_V": margin, "margin_lrs_V": min(margins[:2]), "margin_hrs_V": min(margins[2:]),
-            "correct": float(all(correct) and margin > 0), "sense_delay_s": float(np.nanmax(delays)),
+            "correct": float(all(correct) and margin > 0), "sense_delay_s": float(np.nanmax(delays)) if np.isfinite(delays).any() else float("nan"),
             "energy_per_bit_J": e_op, "r_on_ohm": cell_states(CellParams(window=p.window))[2],
             "r_off_ohm": cell_states(CellParams(window=p.window))[3]}
 
