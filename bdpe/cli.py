@@ -121,7 +121,7 @@ def cmd_run(args) -> int:
           file=sys.stderr)
     summary = run_campaign(campaign, out / "tables.h5", jobs=args.jobs, cache_dir=args.cache,
                            progress=sys.stderr.isatty())
-    print(f"bdpe run [1/3] {summary.line()}", file=sys.stderr)
+    print(f"bdpe run [1/3] {summary.line()}; ngspice analysis time {summary.analysis_time_s:.1f} s", file=sys.stderr)
     for op, coords, message in summary.failures:
         print(f"  failed: {op} {coords}: {message[:160]}", file=sys.stderr)
 

@@ -234,7 +234,8 @@ def pwl_factor_source(name: str, node: str, factors: tuple[np.ndarray, np.ndarra
     if factors is None:
         return [f"V{name} {node} 0 dc 1.0"]
     starts, values = factors
-    edge = 1e-15
+    # 1 % of the interval: a femtosecond step made the integrator collapse ("timestep too small")
+    edge = 0.01 * float(starts[1] - starts[0]) if len(starts) > 1 else 1e-12
     points = [f"0 {literal('c2c', values[0])}"]
     for t, v_prev, v in zip(starts[1:], values[:-1], values[1:]):
         points.append(f"{literal('t', t - edge)} {literal('c2c', v_prev)} {literal('t', t)} {literal('c2c', v)}")

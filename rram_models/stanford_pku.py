@@ -23,6 +23,9 @@ ngspice realisation (behavioural sources only; Debian's ngspice has no OSDI):
   the rate's ``sinh`` argument to +-50, so a Newton step far from the solution cannot overflow
   (a 64-cell write deck hit "3.99e+233 out of range" with a +-40 limit on V/V0 alone); the
   limits lie far outside any physical operating point;
+* the published step "gamma = 0 while gamma*|V|/tox < F_min" is a linear ramp over the last 0.5 %
+  below the threshold (full gamma at and above it, as published): the step made slow RESETs near
+  the threshold chatter into "timestep too small";
 * every number is a literal formatted from Python (no brace parameters in B expressions).
 
 The third port carries g in metres as a voltage.
@@ -39,6 +42,7 @@ K_B_EV = 8.617333262e-5  # Boltzmann constant in eV/K (q*V/(k*T) = V/(K_B_EV*T))
 EDGE_NM = 1e-3  # width of the rate window at the gap bounds
 V_CLIP = 5.0  # |V| above which the device voltage is clipped inside the expressions (V)
 T_MAX = 3000.0  # filament temperature clip (K), far above any physical operating point
+FIELD_RAMP = 0.005  # the F_min cut-off of gamma ramps from 0 to 1 over this fraction below the threshold
 
 DEFAULTS = {
     "I0": 1e-3, "g0": 0.25e-9, "V0": 0.25, "Vel0": 10.0, "Ea": 0.6, "a0": 0.25e-9, "tox": 12e-9,
@@ -90,6 +94,7 @@ def _writer(name: str, p: dict, factors) -> str:
     current = f"{i0}*exp(-v(gn)/{g0})*sinh({vte}/{v0})"
     a0_over_tox = literal("a0/tox", p["a0"] / p["tox"])
     field_factor = literal("F_min*tox", p["F_min"] * p["tox"])  # gamma*|V|/tox < F_min <=> gamma*|V| < F_min*tox
+    ramp = literal("ramp", FIELD_RAMP * p["F_min"] * p["tox"])
     kb = literal("k_B", K_B_EV)
     edge = literal("edge", EDGE_NM)
     thermal = f"({kb}*v(tk))"
@@ -106,7 +111,9 @@ def _writer(name: str, p: dict, factors) -> str:
         f"Bi te be I={current}",
         f"Btk tk 0 V=min({n('T0')}+{n('Rth')}*abs({vte}*{current}),{literal('T_max', T_MAX)})",
         f"Bgc gc 0 V={n('gamma0')}-{n('beta')}*v(gn)*v(gn)*v(gn)",
-        f"Bga ga 0 V=(v(gc)*abs({vte})>={field_factor}) ? v(gc) : 0",
+        # gamma = 0 below the field threshold; the cut-off ramps over FIELD_RAMP of F_min*tox instead
+        # of jumping (a jump made slow RESETs chatter at the threshold: "timestep too small" at 0.6 V)
+        f"Bga ga 0 V=v(gc)*{clip(f'(v(gc)*abs({vte})-{field_factor})/{ramp}+1', 0, 1)}",
         f"Bgr gr 0 V=-{n('Vel0')}*exp(-{n('Ea')}/{thermal})*sinh({rate_arg})",
         f"Bg 0 gd I=v(cf)*(min(v(gr),0)*{window_down}+max(v(gr),0)*{window_up})"
     ]
