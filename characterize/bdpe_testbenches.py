@@ -527,7 +527,10 @@ def _build_program(p: ProgramWordTB, tech: Technology) -> SimSpec:
         Probe(f"st{i}", "v", f"xw.xarr.st0_{i}") for i in range(p.cols))
     return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=20e-12, stop_s=stop, max_step_s=min(p.t_write / 200, 0.5e-9)),
                    probes=probes, technology=tech, corner=p.corner, temperature_C=p.temperature_C, timeout_s=1800.0,
-                   label=f"program-word {p.word} {p.corner}", options={'reltol': 1e-4})
+                   label=f"program-word {p.word} {p.corner}",
+                   # trap at reltol 1e-3 (and, after the F_min ramp, 1e-4) hit "timestep too small" when
+                   # 8 cells SET within 80 ps; gear at 1e-4 and trap at 1e-5 both run (same results)
+                   options={"reltol": 1e-4, "method": "gear"})
 
 
 def _measure_program(p: ProgramWordTB, r: SimResult) -> dict:
