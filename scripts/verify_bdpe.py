@@ -7,7 +7,7 @@ popcount(~(stored ^ input)). Prints a table and writes JSON.
 
     .venv/bin/python scripts/verify_bdpe.py --corners tt ss ff --jobs 2 --out out/verify_bdpe.json
 
-Takes ~25 min of CPU per corner (a ~3000-transistor deck, ~7 s per simulated ns).
+Takes ~20 min of CPU per corner (the RRAM-path deck has ~3000 transistors and runs ~7 s per simulated ns).
 """
 from __future__ import annotations
 
