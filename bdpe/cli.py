@@ -152,16 +152,23 @@ def cmd_run(args) -> int:
     return 0
 
 
-def cmd_report(args) -> int:
-    from bdpe.report import make_report
+def _open_bdpe_tables(path: str):
+    """A table file holding both BDPE operations, or one UsageError line."""
     from characterize.tables import open_tables
 
-    if not Path(args.tables).is_file():
-        raise UsageError(f"--tables {args.tables!r}: no such file")
-    tables = open_tables(args.tables)
+    if not Path(path).is_file():
+        raise UsageError(f"--tables {path!r}: no such file")
+    tables = open_tables(path)
     for op in ("bdpe_rram", "bdpe_register"):
         if op not in tables.operations:
-            raise UsageError(f"--tables {args.tables!r}: has no {op} table")
+            raise UsageError(f"--tables {path!r}: has no {op} table (run a campaign with both BDPE operations)")
+    return tables
+
+
+def cmd_report(args) -> int:
+    from bdpe.report import make_report
+
+    _open_bdpe_tables(args.tables)
     make_report(args.tables, args.out, progress=lambda m: print(f"bdpe report: {m}", file=sys.stderr))
     print(f"bdpe report: wrote {Path(args.out) / 'report.md'} and {Path(args.out) / 'report.html'}", file=sys.stderr)
     return 0
@@ -184,15 +191,9 @@ def cmd_evaluate(args) -> int:
     if args.platform not in available_platforms():
         raise UsageError(f"--platform {args.platform!r}: not one of {', '.join(available_platforms())}")
     if args.tables is not None:
-        from characterize.tables import open_tables
         from system_model import bdpe_config_from_tables
 
-        if not Path(args.tables).is_file():
-            raise UsageError(f"--tables {args.tables!r}: no such file")
-        tables = open_tables(args.tables)
-        for op in ("bdpe_rram", "bdpe_register"):
-            if op not in tables.operations:
-                raise UsageError(f"--tables {args.tables!r}: has no {op} table (run a campaign with both BDPE operations)")
+        tables = _open_bdpe_tables(args.tables)
         try:
             bdpe = bdpe_config_from_tables(tables, corner=args.corner or "tt", vdd=1.8 if args.vdd is None else args.vdd,
                                            temperature=27.0 if args.temp is None else args.temp,
