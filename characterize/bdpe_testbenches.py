@@ -15,10 +15,10 @@ import numpy as np
 
 from circuits.bdpe import (ArrayParams, BDPEParams, CellParams, SenseParams, WriteRowParams, bdpe, cell_states,
                            rram_array, sense_amp, sense_reference, write_row)
-from circuits.netlist import NetlistValueError, check_int, fmt
+from circuits.netlist import NetlistValueError, check_int, check_word, fmt
 from circuits.popcount import PopcountParams, plan_popcount, popcount
 from circuits.technology import Technology
-from rram_models import get_model
+from rram_models import available as available_models, get_model
 
 from . import measure as m
 from .runtime import Probe, SimResult, SimSpec, Tran
@@ -210,12 +210,33 @@ class _Operating:
     temperature_C: float = _f(27.0, "degC", "temperature", min_value=-40.0, max_value=125.0)
 
 
+_RRAM_MODELS = tuple(available_models())
+_RRAM_SETS = tuple(sorted({name for m in _RRAM_MODELS for name in get_model(m).parameter_sets}))
+
+
 @dataclass(frozen=True)
-class BDPEOpTB(_Operating):
+class _Cell(_Operating):
+    """Operating point plus the RRAM model of the 1T1R cells (campaigns set it from ``[rram]``)."""
+
+    model: str = _f("stanford-pku", "-", "RRAM compact model of the cells", choices=_RRAM_MODELS)
+    parameter_set: str = _f("sky130-1t1r", "-", "named parameter set of that model", choices=_RRAM_SETS)
+
+
+def _cell(p: _Cell, **extra) -> CellParams:
+    """The cell of a testbench, its model and parameter set validated (one line naming the field)."""
+    model = get_model(p.model)
+    if p.parameter_set not in model.parameter_sets:
+        raise NetlistValueError("parameter_set", p.parameter_set,
+                                f"is not a parameter set of {p.model} ({', '.join(model.parameter_sets)})")
+    return CellParams(model=p.model, parameter_set=p.parameter_set, **extra)
+
+
+@dataclass(frozen=True)
+class BDPEOpTB(_Cell):
     """One BDPE operation on the full 128 x 64 engine (one row read, the rest lumped)."""
 
-    stored: str = _f("0x0123456789abcdef", "-", "64-bit stored word (RRAM row, or register operand A)")
-    input: str = _f("0xffff0000ffff0000", "-", "64-bit input word (register operand B)")
+    stored: str = _f("0x0123456789abcdef", "-", "64-bit stored word (RRAM row, or register operand A): 0x hex or decimal", word=True)
+    input: str = _f("0xffff0000ffff0000", "-", "64-bit input word (register operand B): 0x hex or decimal", word=True)
     path: str = _f("rram", "-", "rram (CHK-hit path: read the row) or register (DPM path)", choices=("rram", "register"))
     rows: int = _f(128, "-", "array rows", min_value=1, max_value=1024)
     vpre: float = _f(0.2, "V", "bit-line precharge (read) voltage", min_value=0.05, max_value=0.4)
@@ -223,13 +244,9 @@ class BDPEOpTB(_Operating):
     window: float = _f(0.0, "-", "R_off/R_on at 0.2 V (0: the parameter set's window)", min_value=0.0, max_value=1e6)
 
 
-def _word(name: str, value: str) -> int:
-    return check_int(name, value, min_value=0, max_value=MASK64)
-
-
 def _op_setup(p: BDPEOpTB):
-    stored, x = _word("stored", p.stored), _word("input", p.input)
-    cell = CellParams(window=p.window)
+    stored, x = check_word("stored", p.stored), check_word("input", p.input)
+    cell = _cell(p, window=p.window)
     # the row holds the stored word for the rram path; the register path reads no row
     arr = ArrayParams(rows=p.rows, words=(stored if p.path == "rram" else 0,), cell=cell)
     # the register path never fires the sense amplifiers: its deck leaves the read path out
@@ -266,7 +283,7 @@ register(Testbench(
 
 
 @dataclass(frozen=True)
-class SenseXnorTB(_Operating):
+class SenseXnorTB(_Cell):
     """One bit slice: array column + sense amplifier + reference + mux/XNOR."""
 
     rows: int = _f(128, "-", "array rows", min_value=2, max_value=1024)
@@ -288,7 +305,7 @@ def _sense_timing(p: SenseXnorTB) -> BDPETiming:
 def _build_sense(p: SenseXnorTB, tech: Technology) -> SimSpec:
     from circuits.bdpe import bit_slice
 
-    cell = CellParams(window=p.window)
+    cell = _cell(p, window=p.window)
     arr, rram_subckts = rram_array(ArrayParams(rows=p.rows, cols=1, words=(1, 0), cell=cell, background=p.background), tech)
     sp = SenseParams()
     sa = sense_amp(sp, tech)
@@ -347,8 +364,8 @@ def _measure_sense(p: SenseXnorTB, r: SimResult) -> dict:
     margin = min(margins)
     return {"sense_margin_V": margin, "margin_lrs_V": min(margins[:2]), "margin_hrs_V": min(margins[2:]),
             "correct": float(all(correct) and margin > 0), "sense_delay_s": float(np.nanmax(delays)) if np.isfinite(delays).any() else float("nan"),
-            "energy_per_bit_J": e_op, "r_on_ohm": cell_states(CellParams(window=p.window))[2],
-            "r_off_ohm": cell_states(CellParams(window=p.window))[3]}
+            "energy_per_bit_J": e_op, "r_on_ohm": cell_states(_cell(p, window=p.window))[2],
+            "r_off_ohm": cell_states(_cell(p, window=p.window))[3]}
 
 
 register(Testbench(
@@ -366,7 +383,7 @@ register(Testbench(
 
 
 @dataclass(frozen=True)
-class CellReadTB(_Operating):
+class CellReadTB(_Cell):
     """Read current and access time of one 1T1R cell in a column of ``rows`` cells."""
 
     state: str = _f("lrs", "-", "stored state of the selected cell", choices=("lrs", "hrs"))
@@ -379,7 +396,7 @@ class CellReadTB(_Operating):
 
 
 def _build_cell_read(p: CellReadTB, tech: Technology) -> SimSpec:
-    cell = CellParams(access_w_um=p.access_w_um)
+    cell = _cell(p, access_w_um=p.access_w_um)
     arr, rram_subckts = rram_array(ArrayParams(rows=p.rows, cols=1, words=(1 if p.state == "lrs" else 0,), cell=cell,
                                                background=p.background, full=bool(p.full)), tech)
     wl = _PWL(0.0)
@@ -493,10 +510,10 @@ register(Testbench(
 
 
 @dataclass(frozen=True)
-class ProgramWordTB(_Operating):
+class ProgramWordTB(_Cell):
     """Write one word into a row: SET where the new bit is 1, RESET where it is 0, in one pulse."""
 
-    word: str = _f("0x0123456789abcdef", "-", "word to program (bit i -> column i)")
+    word: str = _f("0x0123456789abcdef", "-", "word to program (bit i -> column i): 0x hex or decimal", word=True)
     initial: str = _f("complement", "-", "initial row content: complement of the word (every cell switches), zeros, ones",
                       choices=("complement", "zeros", "ones"))
     cols: int = _f(64, "-", "columns", min_value=1, max_value=64)
@@ -506,14 +523,15 @@ class ProgramWordTB(_Operating):
 
 def _program_setup(p: ProgramWordTB):
     mask = (1 << p.cols) - 1
-    word = check_int("word", p.word, min_value=0, max_value=MASK64) & mask
+    word = check_word("word", p.word) & mask
     initial = {"complement": word ^ mask, "zeros": 0, "ones": mask}[p.initial]
     return word, initial
 
 
 def _build_program(p: ProgramWordTB, tech: Technology) -> SimSpec:
     word, initial = _program_setup(p)
-    wr, _ = write_row(WriteRowParams(array=ArrayParams(rows=p.rows, cols=p.cols, words=(initial,), dynamic=True)), tech)
+    wr, _ = write_row(WriteRowParams(array=ArrayParams(rows=p.rows, cols=p.cols, words=(initial,), dynamic=True,
+                                                       cell=_cell(p))), tech)
     pe, wl = _PWL(0.0), _PWL(0.0)
     wl.set(0.5e-9, p.vdd)
     pe.set(1.0e-9, p.vdd)
@@ -535,7 +553,7 @@ def _build_program(p: ProgramWordTB, tech: Technology) -> SimSpec:
 
 def _measure_program(p: ProgramWordTB, r: SimResult) -> dict:
     word, initial = _program_setup(p)
-    cell = CellParams()
+    cell = _cell(p)
     model = get_model(cell.model)
     params = model.resolve(cell.parameter_set)
     lrs, hrs, r_on, r_off = cell_states(cell)

@@ -25,7 +25,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tomllib
@@ -40,6 +39,7 @@ from circuits.technology import get_technology
 
 from . import measure as _measure
 from .runtime import SimResult, SimSpec, Tran
+from .files import atomic_write
 from .tables import OperationTable, json_attr, write_tables
 from .testbenches import Testbench, get_testbench, parse_params
 
@@ -83,12 +83,13 @@ SCHEMA: dict[str, dict[str, tuple[str, str, str, object]]] = {
         "technology": ("str", "-", "technology plug-in: sky130 (or ideal for device-only campaigns)", "sky130"),
     },
     "rram": {
-        "model": ("str", "-", "RRAM model of the rram_* operations (stanford-pku, vteam)", "stanford-pku"),
+        "model": ("str", "-", "RRAM model of every operation with an RRAM cell (stanford-pku, vteam)", "stanford-pku"),
         "parameter_set": ("str", "-", "named parameter set of that model", "sky130-1t1r"),
     },
     "simulator": {
         "timeout_s": ("float", "s", "wall-clock limit of one simulation", 1800.0),
         "retries": ("int", "-", "retries of a failed point with robust settings (0-3)", 1),
+        "max_points": ("int", "-", "refuse a campaign with more points than this (counted before planning)", 100_000),
     },
     "seeds": {
         "variability": ("int", "-", "seed passed to testbenches that draw variability", 0),
@@ -128,11 +129,40 @@ def _check_type(fld: str, value, kind: str):
     }[kind]
     if not ok(value):
         raise CampaignError(fld, value, f"must be {kind.replace('list[', 'a non-empty list of ').rstrip(']')}")
+    for text in (value if kind == "list[str]" else [value] if kind == "str" else []):
+        check_text(fld, text)
     if kind == "float":
         return float(value)
     if kind == "list[float]":
         return [float(x) for x in value]
     return value
+
+
+MAX_TEXT = 1000
+
+
+def check_text(fld: str, text: str) -> str:
+    """Free text of a campaign (name, description, ...): printable characters only, so nothing that
+    reaches a terminal, a log or an HDF5 attribute can carry control sequences (ESC, NUL, newlines)."""
+    if len(text) > MAX_TEXT:
+        raise CampaignError(fld, text[:40] + "...", f"is longer than {MAX_TEXT} characters")
+    bad = next((ch for ch in text if not ch.isprintable()), None)
+    if bad is not None:
+        raise CampaignError(fld, text, f"contains the control character {bad!r}")
+    return text
+
+
+def _check_unique(fld: str, values: list) -> None:
+    seen = set()
+    for v in values:
+        key = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+        try:
+            hash(key)
+        except TypeError:
+            raise CampaignError(fld, v, "must be a number or a string") from None
+        if key in seen:
+            raise CampaignError(fld, v, "appears twice in the axis (every axis value must be unique)")
+        seen.add(key)
 
 
 @dataclass(frozen=True)
@@ -152,6 +182,7 @@ class Campaign:
     rram_parameter_set: str
     timeout_s: float
     retries: int
+    max_points: int
     seed: int
     shared_axes: dict
     operations: tuple[OperationSpec, ...]
@@ -168,6 +199,8 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CampaignError(source, "TOML", f"is malformed ({exc})") from None
+    except RecursionError:
+        raise CampaignError(source, "TOML", "is nested too deeply") from None
     values: dict[str, dict] = {}
     for section, raw in data.items():
         if section == "operations":
@@ -191,6 +224,8 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
         tech = get_technology(c["technology"])
     except NetlistValueError as exc:
         raise CampaignError("campaign.technology", c["technology"], exc.reason) from None
+    for axis in ("corner", "vdd", "temperature"):
+        _check_unique(f"axes.{axis}", values["axes"][axis])
     for corner in values["axes"]["corner"]:
         if corner not in tech.corners:
             raise CampaignError("axes.corner", corner, f"is not a corner of {tech.name} ({', '.join(tech.corners)})")
@@ -202,8 +237,10 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
             raise CampaignError("axes.temperature", v, "must be within (-273.15, 200] degC")
     if not 0 <= values["simulator"]["retries"] <= 3:
         raise CampaignError("simulator.retries", values["simulator"]["retries"], "must be within 0..3")
-    if values["simulator"]["timeout_s"] <= 0:
-        raise CampaignError("simulator.timeout_s", values["simulator"]["timeout_s"], "must be > 0")
+    if not 0 < values["simulator"]["timeout_s"] <= 7 * 86400:
+        raise CampaignError("simulator.timeout_s", values["simulator"]["timeout_s"], "must be within (0, 604800] s")
+    if values["simulator"]["max_points"] < 1:
+        raise CampaignError("simulator.max_points", values["simulator"]["max_points"], "must be >= 1")
     from rram_models import ModelParameterError, get_model
     try:
         model = get_model(values["rram"]["model"])
@@ -216,6 +253,7 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
     if not isinstance(ops_raw, dict) or not ops_raw:
         raise CampaignError("operations", ops_raw, "must hold at least one [operations.NAME] table")
     ops = []
+    total_points = 0
     for name, body in ops_raw.items():
         if name not in OPERATIONS:
             raise CampaignError(f"operations.{name}", name, f"is not an operation ({', '.join(OPERATIONS)})")
@@ -236,20 +274,43 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
                 raise CampaignError(f"operations.{name}.axes.{key}", vals, "is a shared axis: set it in [axes]")
             if not isinstance(vals, list) or not vals:
                 raise CampaignError(f"operations.{name}.axes.{key}", vals, "must be a non-empty list")
+            if key in fixed0:
+                raise CampaignError(f"operations.{name}.axes.{key}", vals,
+                                    f"is fixed to {fixed0[key]!r} by the operation {name}")
+            _check_unique(f"operations.{name}.axes.{key}", vals)
         for key in params:
             if key not in tb_fields:
                 raise CampaignError(f"operations.{name}.params.{key}", params[key], f"is not a parameter of {tb_name}")
+            if key in fixed0:
+                raise CampaignError(f"operations.{name}.params.{key}", params[key],
+                                    f"is fixed to {fixed0[key]!r} by the operation {name}")
+            if key in SHARED_AXES.values():
+                raise CampaignError(f"operations.{name}.params.{key}", params[key], "is a shared axis: set it in [axes]")
         fixed = dict(fixed0)
         fixed.update(params)
-        if name.startswith("rram_"):
+        if "model" in tb_fields and "parameter_set" in tb_fields:  # every operation with an RRAM cell
+            if "model" in axes or "parameter_set" in axes:
+                raise CampaignError(f"operations.{name}.axes", "model", "the RRAM model is set in [rram], not an axis")
             fixed.setdefault("model", values["rram"]["model"])
             fixed.setdefault("parameter_set", values["rram"]["parameter_set"])
+        count = 1
+        for param, shared in ((p_, a_) for a_, p_ in SHARED_AXES.items()):
+            if param in tb_fields and param not in fixed:
+                count *= len(values["axes"][shared])
+        for vals in axes.values():
+            count *= len(vals)
+        total_points += count
+        if total_points > values["simulator"]["max_points"]:
+            raise CampaignError("simulator.max_points", values["simulator"]["max_points"],
+                                f"is exceeded: the campaign has more than {total_points:,} points "
+                                f"(operations.{name} alone {count:,}); raise [simulator] max_points to allow it")
         if "seed" in tb_fields:
             fixed.setdefault("seed", values["seeds"]["variability"])
         ops.append(OperationSpec(name, tb_name, fixed, dict(axes)))
     return Campaign(name=c["name"], description=c["description"], technology=tech.name,
                     rram_model=values["rram"]["model"], rram_parameter_set=values["rram"]["parameter_set"],
                     timeout_s=values["simulator"]["timeout_s"], retries=values["simulator"]["retries"],
+                    max_points=values["simulator"]["max_points"],
                     seed=values["seeds"]["variability"], shared_axes=dict(values["axes"]), operations=tuple(ops),
                     toml_text=text)
 
@@ -356,19 +417,34 @@ class Cache:
         return self.dir / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
+        """The entry of ``key``, or None when it is missing or does not pass :func:`valid_entry`
+        (a corrupt or foreign file is re-simulated, never trusted)."""
         path = self._path(key)
         try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
+            entry = json.loads(path.read_text())
+        except (OSError, ValueError, RecursionError):
             return None
+        return entry if valid_entry(entry) else None
 
     def put(self, key: str, entry: dict) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(entry, f, default=float)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(entry, default=float))
+
+
+def valid_entry(entry) -> bool:
+    """Schema of a cache entry: status 0/1/2, a message, numeric metrics, text metrics."""
+    if not isinstance(entry, dict) or entry.get("status") not in (0, 1, 2) or isinstance(entry.get("status"), bool):
+        return False
+    if not isinstance(entry.get("message"), str) or not isinstance(entry.get("metrics"), dict):
+        return False
+    if not all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+               for k, v in entry["metrics"].items()):
+        return False
+    texts = entry.get("texts", {})
+    if not isinstance(texts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in texts.items()):
+        return False
+    return all(isinstance(entry.get(k, 0.0), (int, float, type(None))) for k in ("analysis_time_s", "wall_time_s"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -396,14 +472,18 @@ def finish_point(tb: Testbench, params, result: SimResult) -> dict:
         return entry
     try:
         metrics = tb.measure(params, result)
-    except (_measure.MeasurementNotFound, ValueError, KeyError, IndexError) as exc:
-        entry.update(status=2, message=f"measurement: {exc}")
+    except _measure.MeasurementNotFound as exc:
+        entry.update(status=2, message=f"measurement not found: {exc}")
         return entry
+    except Exception as exc:  # a measurement that breaks is a failure with its reason, not "not found"
+        entry.update(status=1, message=f"measurement error: {type(exc).__name__}: {exc}")
+        return entry
+    entry["texts"] = {}
     for k, v in metrics.items():
-        if isinstance(v, (bool, np.bool_)):
+        if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)):
             entry["metrics"][k] = float(v)
-        elif isinstance(v, (int, float, np.integer, np.floating)):
-            entry["metrics"][k] = float(v)
+        else:  # e.g. program_word's programmed word (hex text): kept as a text metric, never dropped
+            entry["texts"][k] = str(v)
     return entry
 
 
@@ -595,7 +675,10 @@ def assemble_tables(campaign: Campaign, points: list[Point], entries: list[dict]
         mine = [(p, e) for p, e in zip(points, entries) if p.op == op.name]
         metric_names = sorted({k for _, e in mine for k in e["metrics"]} | {k for k in tb.units
                                                                                 if not k.startswith("seed")})
-        metric_names = [k for k in metric_names if k in tb.units or any(k in e["metrics"] for _, e in mine)]
+        text_names = sorted({k for _, e in mine for k in e.get("texts", {})})
+        metric_names = [k for k in metric_names if k not in text_names and
+                        (k in tb.units or any(k in e["metrics"] for _, e in mine))]
+        texts = {k: np.full(shape, "", dtype=object) for k in text_names}
         metrics = {k: np.full(shape, np.nan) for k in metric_names}
         status = np.zeros(shape, dtype=np.int8)
         message = np.full(shape, "", dtype=object)
@@ -603,6 +686,8 @@ def assemble_tables(campaign: Campaign, points: list[Point], entries: list[dict]
         for p, e in mine:
             for k in metric_names:
                 metrics[k][p.index] = e["metrics"].get(k, np.nan)
+            for k in text_names:
+                texts[k][p.index] = e.get("texts", {}).get(k, "")
             status[p.index] = e["status"]
             message[p.index] = e["message"]
         for p, _ in sorted(mine, key=lambda pe: pe[0].index):
@@ -617,24 +702,17 @@ def assemble_tables(campaign: Campaign, points: list[Point], entries: list[dict]
             "netlist_sha256": netlists.hexdigest(),
             "measurement_definitions": MEASUREMENT_DEFINITIONS,
         }
-        if op.name.startswith("rram_"):
+        if "model" in op.fixed:  # only operations with an RRAM cell claim an RRAM model
             from rram_models import get_model
             model = get_model(op.fixed["model"])
             attrs["rram_model"] = model.name
             attrs["rram_parameters"] = json_attr(model.resolve(op.fixed["parameter_set"]))
             attrs["rram_parameter_set"] = op.fixed["parameter_set"]
-        else:
-            from circuits.bdpe import CellParams
-            from rram_models import get_model
-            cell = CellParams()
-            attrs["rram_model"] = cell.model
-            attrs["rram_parameter_set"] = cell.parameter_set
-            attrs["rram_parameters"] = json_attr(get_model(cell.model).resolve(cell.parameter_set))
         tables.append(OperationTable(
             name=op.name, axes=ax, axis_units={a[0]: a[3] for a in axes}, metrics=metrics,
             metric_units={k: tb.units.get(k, "-") for k in metric_names},
             metric_descriptions={k: f"{k} ({tb.units.get(k, '-')}) from testbench {op.testbench}" for k in metric_names},
-            status=status, message=message, attrs=attrs))
+            status=status, message=message, attrs=attrs, texts=texts))
     return tables
 
 

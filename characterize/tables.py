@@ -9,14 +9,16 @@ Writes are atomic: the file is written under a temporary name in the same direct
 """
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from .files import atomic_write
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "OperationTable", "write_tables", "open_tables", "Tables", "TableError"]
 
@@ -41,6 +43,7 @@ class OperationTable:
     status: np.ndarray
     message: np.ndarray
     attrs: dict[str, str] = field(default_factory=dict)
+    texts: dict[str, np.ndarray] = field(default_factory=dict)  # non-numeric results (UTF-8), e.g. a word
 
 
 def _str_dtype():
@@ -53,51 +56,53 @@ def write_tables(path: str | os.PathLike, tables: Sequence[OperationTable], root
     import h5py
 
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            for key, value in root_attrs.items():
-                f.attrs[key] = value
-            for table in tables:
-                g = f.create_group(table.name)
-                for key, value in table.attrs.items():
-                    g.attrs[key] = value
-                names = list(table.axes)
-                for name in names:
-                    values = table.axes[name]
-                    if values.dtype.kind in "US O".replace(" ", ""):
-                        ds = g.create_dataset(name, data=np.array([str(v) for v in values], dtype=object), dtype=_str_dtype())
-                    else:
-                        ds = g.create_dataset(name, data=values.astype(np.float64))
-                    ds.attrs["units"] = table.axis_units.get(name, "-")
-                    ds.make_scale(name)
-                shape = tuple(len(table.axes[n]) for n in names)
+    # the file is built in memory and written with plain file I/O: an error while writing (disk full,
+    # EFBIG under ``ulimit -f``) is an OSError, never a crash inside the HDF5 library's close
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        for key, value in root_attrs.items():
+            f.attrs[key] = value
+        for table in tables:
+            g = f.create_group(table.name)
+            for key, value in table.attrs.items():
+                g.attrs[key] = value
+            names = list(table.axes)
+            for name in names:
+                values = table.axes[name]
+                if values.dtype.kind in "US O".replace(" ", ""):
+                    ds = g.create_dataset(name, data=np.array([str(v) for v in values], dtype=object), dtype=_str_dtype())
+                else:
+                    ds = g.create_dataset(name, data=values.astype(np.float64))
+                ds.attrs["units"] = table.axis_units.get(name, "-")
+                ds.make_scale(name)
+            shape = tuple(len(table.axes[n]) for n in names)
 
-                def attach(ds):
-                    for i, n in enumerate(names):
-                        ds.dims[i].attach_scale(g[n])
+            def attach(ds):
+                for i, n in enumerate(names):
+                    ds.dims[i].attach_scale(g[n])
 
-                for metric, values in table.metrics.items():
-                    ds = g.create_dataset(metric, data=np.asarray(values, dtype=np.float64).reshape(shape))
-                    ds.attrs["units"] = table.metric_units.get(metric, "-")
-                    ds.attrs["description"] = table.metric_descriptions.get(metric, metric)
-                    attach(ds)
-                ds = g.create_dataset("status", data=np.asarray(table.status, dtype=np.int8).reshape(shape))
+            for metric, values in table.metrics.items():
+                ds = g.create_dataset(metric, data=np.asarray(values, dtype=np.float64).reshape(shape))
+                ds.attrs["units"] = table.metric_units.get(metric, "-")
+                ds.attrs["description"] = table.metric_descriptions.get(metric, metric)
+                attach(ds)
+            ds = g.create_dataset("status", data=np.asarray(table.status, dtype=np.int8).reshape(shape))
+            ds.attrs["units"] = "-"
+            ds.attrs["description"] = "0 ok, 1 simulation failed, 2 measurement not found"
+            attach(ds)
+            for name, values in table.texts.items():
+                ds = g.create_dataset(name, data=np.asarray(values, dtype=object).reshape(shape), dtype=_str_dtype())
                 ds.attrs["units"] = "-"
-                ds.attrs["description"] = "0 ok, 1 simulation failed, 2 measurement not found"
+                ds.attrs["description"] = table.metric_descriptions.get(name, name)
+                ds.attrs["kind"] = "text"
                 attach(ds)
-                ds = g.create_dataset("message", data=np.asarray(table.message, dtype=object).reshape(shape),
-                                      dtype=_str_dtype())
-                ds.attrs["description"] = "failure message of the point (empty when ok)"
-                attach(ds)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            ds = g.create_dataset("message", data=np.asarray(table.message, dtype=object).reshape(shape),
+                                  dtype=_str_dtype())
+            ds.attrs["description"] = "failure message of the point (empty when ok)"
+            attach(ds)
+    atomic_write(path, buffer.getvalue())
 
 
 class Tables:
@@ -112,32 +117,74 @@ class Tables:
         except (OSError, ValueError) as exc:
             raise TableError(f"{self.path}: not an HDF5 table file ({exc})") from None
         with f:
-            fmt, version = f.attrs.get("format"), f.attrs.get("format_version")
-            if fmt != FORMAT:
-                raise TableError(f"{self.path}: format {fmt!r} is not {FORMAT!r}")
-            if int(version) != FORMAT_VERSION:
-                raise TableError(f"{self.path}: format version {version} is not supported (this is version {FORMAT_VERSION})")
-            self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-            self._tables: dict[str, OperationTable] = {}
-            for name, g in f.items():
-                status = g["status"]
-                axis_names = [d.label or (d[0].name.rsplit("/", 1)[-1]) for d in status.dims]
-                axes, units = {}, {}
-                for a in axis_names:
-                    raw = g[a][()]
-                    axes[a] = np.array([v.decode() if isinstance(v, bytes) else v for v in raw]) \
-                        if g[a].dtype.kind == "O" else raw.astype(float)
-                    units[a] = g[a].attrs.get("units", "-")
-                metrics, munits, mdesc = {}, {}, {}
-                for key, ds in g.items():
-                    if key in axis_names or key in ("status", "message"):
-                        continue
-                    metrics[key] = ds[()]
-                    munits[key] = ds.attrs.get("units", "-")
-                    mdesc[key] = ds.attrs.get("description", "")
-                msg = np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(g["message"][()])
-                self._tables[name] = OperationTable(name, axes, units, metrics, munits, mdesc, status[()], msg,
-                                                    dict(g.attrs))
+            try:
+                self._read(f)
+            except TableError:
+                raise
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError, OSError, RuntimeError) as exc:
+                raise TableError(f"{self.path}: malformed table file ({type(exc).__name__}: {exc})") from None
+
+    def _read(self, f) -> None:
+        import h5py
+
+        fmt, version = _text(f.attrs.get("format")), f.attrs.get("format_version")
+        if fmt != FORMAT:
+            raise TableError(f"{self.path}: root attribute format {fmt!r} is not {FORMAT!r}")
+        if version is None:
+            raise TableError(f"{self.path}: root attribute format_version is missing")
+        if isinstance(version, np.ndarray) and version.shape == ():
+            version = version[()]
+        if not isinstance(version, (int, np.integer)) or isinstance(version, (bool, np.bool_)):
+            raise TableError(f"{self.path}: root attribute format_version {version!r} is not an integer")
+        if int(version) != FORMAT_VERSION:
+            raise TableError(f"{self.path}: format version {version} is not supported (this is version {FORMAT_VERSION})")
+        self.attrs = {k: _text(v) for k, v in f.attrs.items()}
+        self._tables: dict[str, OperationTable] = {}
+        for name, g in f.items():
+            where = f"{self.path}: group {name!r}"
+            if not isinstance(g, h5py.Group):
+                raise TableError(f"{where}: is not an operation group")
+            if "status" not in g or not isinstance(g["status"], h5py.Dataset):
+                raise TableError(f"{where}: has no status dataset (not an operation table)")
+            status = g["status"]
+            if status.dtype.kind not in "iu":
+                raise TableError(f"{where}: status is not an integer dataset")
+            axis_names = []
+            for i, d in enumerate(status.dims):
+                if len(d) != 1:
+                    raise TableError(f"{where}: dimension {i} of status has {len(d)} scales attached (expected 1)")
+                axis_names.append(d.label or (d[0].name.rsplit("/", 1)[-1]))
+            axes, units = {}, {}
+            for i, a in enumerate(axis_names):
+                if a not in g or g[a].ndim != 1 or len(g[a]) != status.shape[i]:
+                    raise TableError(f"{where}: axis {a!r} does not match dimension {i} of status")
+                raw = g[a][()]
+                axes[a] = np.array([_text(v) for v in raw]) if g[a].dtype.kind == "O" else raw.astype(float)
+                if len(set(axes[a].tolist())) != len(axes[a]):
+                    raise TableError(f"{where}: axis {a!r} has duplicate values")
+                units[a] = _text(g[a].attrs.get("units", "-"))
+            metrics, munits, mdesc, texts = {}, {}, {}, {}
+            for key, ds in g.items():
+                if key in axis_names or key in ("status", "message"):
+                    continue
+                if not isinstance(ds, h5py.Dataset) or ds.shape != status.shape:
+                    raise TableError(f"{where}: {key!r} is not a dataset over the axes {axis_names}")
+                if ds.dtype.kind == "O" or _text(ds.attrs.get("kind", "")) == "text":
+                    texts[key] = np.vectorize(_text, otypes=[object])(ds[()]) if ds.size else ds[()].astype(object)
+                elif ds.dtype.kind in "fiu":
+                    metrics[key] = ds[()].astype(np.float64)
+                else:
+                    raise TableError(f"{where}: metric {key!r} is not numeric ({ds.dtype})")
+                munits[key] = _text(ds.attrs.get("units", "-"))
+                mdesc[key] = _text(ds.attrs.get("description", ""))
+            if "message" in g:
+                if g["message"].shape != status.shape:
+                    raise TableError(f"{where}: message does not match status")
+                msg = np.vectorize(_text, otypes=[object])(g["message"][()]) if status.size else np.full(status.shape, "", object)
+            else:
+                msg = np.full(status.shape, "", dtype=object)
+            self._tables[name] = OperationTable(name, axes, units, metrics, munits, mdesc, status[()], msg,
+                                                {k: _text(v) for k, v in g.attrs.items()}, texts)
 
     @property
     def operations(self) -> list[str]:
@@ -153,7 +200,12 @@ class Tables:
         return dict(self.table(op).axes)
 
     def metrics(self, op: str) -> list[str]:
+        """Numeric metrics (float64 datasets; ``lookup`` interpolates them)."""
         return sorted(self.table(op).metrics)
+
+    def texts(self, op: str) -> dict[str, np.ndarray]:
+        """Non-numeric results of ``op`` (e.g. ``programmed`` of program_word) by name, over the axes."""
+        return dict(self.table(op).texts)
 
     def lookup(self, op: str, metric: str, **coords) -> float:
         """Linear interpolation on numeric axes (inside their range), exact match on string axes;
@@ -202,9 +254,19 @@ class Tables:
         coords = {a: xr.Variable(a, t.axes[a], attrs={"units": t.axis_units[a]}) for a in dims}
         data = {m: xr.Variable(dims, v, attrs={"units": t.metric_units[m], "description": t.metric_descriptions[m]})
                 for m, v in t.metrics.items()}
+        data.update({k: xr.Variable(dims, v.astype(str), attrs={"kind": "text"}) for k, v in t.texts.items()})
         data["status"] = xr.Variable(dims, t.status)
         return xr.Dataset(data, coords=coords, attrs={k: (v if isinstance(v, (str, int, float)) else str(v))
                                                       for k, v in t.attrs.items()})
+
+
+def _text(value):
+    """An HDF5 attribute or string element as Python text (bytes decoded, 0-d arrays unpacked)."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
 
 
 def open_tables(path: str | os.PathLike) -> Tables:

@@ -18,7 +18,8 @@ from typing import Callable, Mapping
 import numpy as np
 
 from circuits.inverter_chain import InverterChainParams, inverter_chain
-from circuits.netlist import NetlistValueError, check_choice, check_int, check_name, check_number, fmt
+from circuits.netlist import (NetlistValueError, check_choice, check_int, check_name, check_number, check_word, fmt,
+                              word_text)
 from circuits.technology import Technology, get_technology
 
 from . import measure as m
@@ -89,7 +90,9 @@ def parse_params(tb: Testbench, assignments: Mapping[str, object]):
         elif kind == "int":
             values[name] = check_int(name, raw, **limits)
         elif kind == "str":
-            if "choices" in f.metadata:
+            if f.metadata.get("word"):
+                values[name] = word_text(check_word(name, raw))
+            elif "choices" in f.metadata:
                 values[name] = check_choice(name, raw, f.metadata["choices"])
             else:
                 values[name] = check_name(name, raw)
@@ -122,7 +125,19 @@ class InverterChainTB:
     period_s: float = field(default=2e-9, metadata={"unit": "s", "doc": "input period (one rising + one falling edge)", "min_value": 2e-10, "max_value": 1e-6})
 
 
+_INVERTER_PINS = ("A", "VGND", "VNB", "VPB", "VPWR", "Y")
+
+
+def _check_inverter(tech: Technology, cell: str) -> None:
+    """The chain needs an inverting single-input cell: refuse e.g. ``fa_1`` or ``buf_1`` before ngspice."""
+    full = tech.stdcell_name(check_name("cell", cell))
+    base = full[len(tech.stdcell_prefix):].rsplit("_", 1)[0]
+    if base not in ("inv", "clkinv", "clkinvlp") or tuple(tech.stdcell_pins(full)) != _INVERTER_PINS:
+        raise NetlistValueError("cell", cell, "is not an inverter cell (inv_N, clkinv_N or clkinvlp_N)")
+
+
 def _build_inverter_chain(p: InverterChainTB, tech: Technology) -> SimSpec:
+    _check_inverter(tech, p.cell)
     chain = inverter_chain(InverterChainParams(stages=p.stages, cell=p.cell, load_F=p.load_F), tech)
     delay0 = 0.1 * p.period_s
     half = 0.5 * p.period_s

@@ -11,17 +11,26 @@ import math
 import re
 from numbers import Integral, Real
 
+from rram_models.base import spice_number
+
 __all__ = [
     "NetlistValueError",
     "check_name",
     "check_number",
     "check_int",
     "check_choice",
+    "check_word",
+    "word_text",
     "fmt",
     "check_deck_text",
 ]
 
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z", re.ASCII)
+MAX_NAME_LENGTH = 64
+# ASCII only: str.isdigit() and Python's int()/float() also accept other scripts' digits
+_NUMBER_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
+_INT_RE = re.compile(r"[+-]?(0|[1-9][0-9]*|0[xX][0-9a-fA-F]+|0[bB][01]+)", re.ASCII)
+_WORD_RE = re.compile(r"0[xX][0-9a-fA-F]{1,16}|0|[1-9][0-9]{0,19}", re.ASCII)
 # Lines that would make ngspice execute commands instead of describing a circuit.
 _FORBIDDEN_LINE_RE = re.compile(r"^\s*(\.control|\.endc|\.exec|\.shell|shell\b|\.include\s+\|)", re.I)
 
@@ -40,6 +49,8 @@ def check_name(field: str, value: object) -> str:
     """Return ``value`` if it is a plain SPICE identifier, else raise :class:`NetlistValueError`."""
     if not isinstance(value, str) or not _NAME_RE.match(value):
         raise NetlistValueError(field, value, "is not a name matching [A-Za-z_][A-Za-z0-9_]*")
+    if len(value) > MAX_NAME_LENGTH:
+        raise NetlistValueError(field, value[:20] + "...", f"is longer than {MAX_NAME_LENGTH} characters")
     return value
 
 
@@ -50,7 +61,7 @@ def check_number(field: str, value: object, *, min_value: float | None = None,
         raise NetlistValueError(field, value, "is not a number")
     if isinstance(value, str):
         text = value.strip()
-        if text != value or not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text):
+        if text != value or len(text) > 64 or not _NUMBER_RE.fullmatch(text):
             raise NetlistValueError(field, value, "is not a number")
         number = float(text)
     elif isinstance(value, Real):
@@ -75,8 +86,8 @@ def check_int(field: str, value: object, *, min_value: int | None = None,
         raise NetlistValueError(field, value, "is not an integer")
     if isinstance(value, str):
         text = value
-        if not re.fullmatch(r"[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|\d+)", text):
-            raise NetlistValueError(field, value, "is not an integer")
+        if len(text) > 64 or not _INT_RE.fullmatch(text):
+            raise NetlistValueError(field, value, "is not an integer (decimal, 0x hex or 0b binary, ASCII digits)")
         number = int(text, 0)
     elif isinstance(value, Integral):
         number = int(value)
@@ -91,6 +102,29 @@ def check_int(field: str, value: object, *, min_value: int | None = None,
     return number
 
 
+def check_word(field: str, value: object, bits: int = 64) -> int:
+    """A ``bits``-wide word: ``0x`` hex (1..16 digits) or decimal, 0 <= value < 2**bits; a Python
+    int is accepted as is.  Returns the integer."""
+    if isinstance(value, bool):
+        raise NetlistValueError(field, value, "is not a 64-bit word")
+    if isinstance(value, str):
+        if not _WORD_RE.fullmatch(value):
+            raise NetlistValueError(field, value, "is not a 64-bit word (0x followed by 1-16 hex digits, or decimal)")
+        number = int(value, 0) if value[:2].lower() == "0x" else int(value, 10)
+    elif isinstance(value, Integral):
+        number = int(value)
+    else:
+        raise NetlistValueError(field, value, "is not a 64-bit word (0x followed by 1-16 hex digits, or decimal)")
+    if not 0 <= number < (1 << bits):
+        raise NetlistValueError(field, value, f"must be within 0 <= value < 2^{bits}")
+    return number
+
+
+def word_text(value: int) -> str:
+    """Canonical text of a 64-bit word: ``0x`` and 16 lower-case hex digits."""
+    return f"0x{value:016x}"
+
+
 def check_choice(field: str, value: object, choices) -> str:
     """Return ``value`` if it is one of ``choices`` (strings), else raise."""
     if not isinstance(value, str) or value not in choices:
@@ -99,8 +133,8 @@ def check_choice(field: str, value: object, choices) -> str:
 
 
 def fmt(value: float) -> str:
-    """Format a validated number for a netlist (full precision, no SI suffix ambiguity)."""
-    return repr(float(value))
+    """Format a validated number for a netlist (12 significant digits: ``rram_models.base.spice_number``)."""
+    return spice_number(value)
 
 
 def check_deck_text(field: str, text: str) -> str:

@@ -28,11 +28,20 @@ class ModelParameterError(ValueError):
         super().__init__(f"{field}: {value!r} {reason}")
 
 
+def spice_number(value: float) -> str:
+    """A finite float as a netlist literal with 12 significant digits (no SI suffix ambiguity).
+
+    Not ``repr``: a value derived through numpy's transcendental functions may differ in its last
+    bit between numpy builds and CPUs, and a netlist (its golden file, its cache key) must not."""
+    text = f"{float(value):.12g}"
+    return text if any(c in text for c in ".en") else text + ".0"
+
+
 def literal(name: str, value: object) -> str:
-    """``value`` as a full-precision float literal, or :class:`ModelParameterError`."""
+    """``value`` as a float literal (:func:`spice_number`), or :class:`ModelParameterError`."""
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
         raise ModelParameterError(name, value, "is not a finite number")
-    return repr(float(value))
+    return spice_number(value)
 
 
 def clip(expr: str, lo, hi) -> str:
