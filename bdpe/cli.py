@@ -6,9 +6,11 @@ Exit codes: 0 ok; 2 bad input (one line on stderr naming the field or value, no 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -37,6 +39,35 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
     return values
 
 
+def _clean(text: object) -> str:
+    """Untrusted text made safe for a terminal: control characters (ESC, NUL, CR, newlines) are shown
+    escaped, never sent raw (a campaign name must not clear the screen or forge a summary line)."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
+
+
+def _say(text: str) -> None:
+    print(_clean(text), file=sys.stderr)
+
+
+_SCHEDULER_RE = re.compile(r"((tcp|tls|ws|wss|inproc|ucx)://)?[A-Za-z0-9._\-]+(:[0-9]{1,5})?/?|"
+                           r"(tcp|tls)://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?/?", re.ASCII)
+
+
+def _check_scheduler(value: str | None) -> None:
+    if value is None:
+        return
+    if len(value) > 200 or not _SCHEDULER_RE.fullmatch(value) or ("://" not in value and ":" not in value):
+        raise UsageError(f"--scheduler {value!r}: not a scheduler address (e.g. tcp://127.0.0.1:8786)")
+    port = value.rstrip("/").rsplit(":", 1)[-1]
+    if port.isdigit() and not 0 < int(port) < 65536:
+        raise UsageError(f"--scheduler {value!r}: port {port} is outside 1..65535")
+
+
+def _check_jobs(jobs: int | None) -> None:
+    if jobs is not None and not 1 <= jobs <= 1024:
+        raise UsageError(f"--jobs {jobs}: must be within 1..1024")
+
+
 def _jsonable(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -47,19 +78,31 @@ def cmd_simulate(args) -> int:
     from characterize.runtime import run
     from characterize.testbenches import get_testbench, parse_params
 
+    from characterize.files import check_output_file
+
     tb = get_testbench(args.operation)
     params = parse_params(tb, _parse_sets(args.set))
     spec = tb.spec(params)  # validated: nothing has been simulated yet
-    if args.plot:
-        _check_output_path("--plot", args.plot, ".png")
+    if args.plot is not None:
+        check_output_file("--plot", args.plot, ".png")
+    if args.dry_run:  # everything validated and the deck built; nothing simulated
+        import hashlib
+
+        netlist = spec.netlist()
+        payload = {"operation": tb.name, "params": {k: getattr(params, k) for k in params.__dataclass_fields__},
+                   "dry_run": True, "netlist_lines": netlist.count("\n") + 1,
+                   "netlist_sha256": hashlib.sha256(netlist.encode()).hexdigest()}
+        print(json.dumps(payload, indent=2) if args.json else
+              f"{tb.name}: {spec.label}: valid; deck of {payload['netlist_lines']} lines (not simulated: --dry-run)")
+        return 0
     result = run(spec)
     if not result.ok:
-        print(f"bdpe: simulation failed ({result.error_kind}): {result.error}", file=sys.stderr)
+        _say(f"bdpe: simulation failed ({result.error_kind}): {result.error}")
         return 1
     try:
         metrics = tb.measure(params, result)
-    except (ValueError, KeyError, IndexError) as exc:  # MeasurementNotFound is a ValueError
-        print(f"bdpe: measurement failed: {exc}", file=sys.stderr)
+    except Exception as exc:  # MeasurementNotFound included: one line, exit 1
+        _say(f"bdpe: measurement failed: {type(exc).__name__}: {exc}")
         return 1
     if args.plot:
         _plot(result, args.plot, title=spec.label)
@@ -74,14 +117,6 @@ def cmd_simulate(args) -> int:
             unit = tb.units.get(key, "")
             print(f"  {key:28s} {value:.6g} {unit}" if isinstance(value, float) else f"  {key:28s} {value}")
     return 0
-
-
-def _check_output_path(field: str, path: str, suffix: str) -> None:
-    p = Path(path)
-    if p.suffix.lower() != suffix:
-        raise UsageError(f"{field} {path!r}: must end in {suffix}")
-    if not p.parent.exists():
-        raise UsageError(f"{field} {path!r}: directory {str(p.parent)!r} does not exist")
 
 
 def _plot(result, path: str, title: str) -> None:
@@ -99,10 +134,12 @@ def _plot(result, path: str, title: str) -> None:
     ax.set_ylabel("voltage (V)")
     ax.set_title(title)
     ax.legend()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
+    from characterize.files import atomic_write
+
+    atomic_write(path, buffer.getvalue())  # no stray temporary file, whatever fails
 
 
 def cmd_run(args) -> int:
@@ -110,8 +147,12 @@ def cmd_run(args) -> int:
     paper-a53 with the published DotP numbers and with our SKY130 tables -> OUT/evaluate.json ->
     OUT/report/ (report.md, report.html, figures)."""
     from characterize.campaign import load_campaign, plan, run_campaign
+    from characterize.files import check_output_dir
 
-    out = Path(args.out)
+    _check_jobs(args.jobs)
+    out = check_output_dir("--out", args.out)
+    if args.cache is not None:
+        check_output_dir("--cache", args.cache)
     out.mkdir(parents=True, exist_ok=True)
     campaign_path = Path(__file__).resolve().parents[1] / "campaigns" / "default.toml"
     campaign = load_campaign(campaign_path)
@@ -121,9 +162,9 @@ def cmd_run(args) -> int:
           file=sys.stderr)
     summary = run_campaign(campaign, out / "tables.h5", jobs=args.jobs, cache_dir=args.cache,
                            progress=sys.stderr.isatty())
-    print(f"bdpe run [1/3] {summary.line()}; ngspice analysis time {summary.analysis_time_s:.1f} s", file=sys.stderr)
+    _say(f"bdpe run [1/3] {summary.line()}; ngspice analysis time {summary.analysis_time_s:.1f} s")
     for op, coords, message in summary.failures:
-        print(f"  failed: {op} {coords}: {message[:160]}", file=sys.stderr)
+        _say(f"  failed: {op} {coords}: {message[:160]}")
 
     print("bdpe run [2/3] evaluate: built-in networks on paper-a53, published DotP and SKY130 tables", file=sys.stderr)
     from characterize.tables import open_tables
@@ -162,13 +203,23 @@ def _open_bdpe_tables(path: str):
     for op in ("bdpe_rram", "bdpe_register"):
         if op not in tables.operations:
             raise UsageError(f"--tables {path!r}: has no {op} table (run a campaign with both BDPE operations)")
+        for metric in ("latency_s", "energy_J"):
+            if metric not in tables.metrics(op):
+                raise UsageError(f"--tables {path!r}: {op} has no {metric} metric")
     return tables
 
 
 def cmd_report(args) -> int:
     from bdpe.report import make_report
+    from characterize.files import check_output_dir
+    from system_model import bdpe_config_from_tables
 
-    _open_bdpe_tables(args.tables)
+    tables = _open_bdpe_tables(args.tables)
+    check_output_dir("--out", args.out)
+    try:  # the operating point the report uses must hold finite BDPE numbers: checked before any file
+        bdpe_config_from_tables(tables)
+    except ValueError as exc:
+        raise UsageError(f"--tables {args.tables!r}: {str(exc).splitlines()[0]}") from None
     make_report(args.tables, args.out, progress=lambda m: print(f"bdpe report: {m}", file=sys.stderr))
     print(f"bdpe report: wrote {Path(args.out) / 'report.md'} and {Path(args.out) / 'report.html'}", file=sys.stderr)
     return 0
@@ -176,9 +227,9 @@ def cmd_report(args) -> int:
 
 def _write_json(path: Path, payload) -> None:
     """Write atomically: a reader never sees a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
+    from characterize.files import atomic_write
+
+    atomic_write(path, json.dumps(payload, indent=2) + "\n")
 
 
 def cmd_evaluate(args) -> int:
@@ -190,6 +241,9 @@ def cmd_evaluate(args) -> int:
         raise UsageError(f"--network {args.network!r}: not one of {', '.join(available_networks())}")
     if args.platform not in available_platforms():
         raise UsageError(f"--platform {args.platform!r}: not one of {', '.join(available_platforms())}")
+    for name, value in (("--vdd", args.vdd), ("--temp", args.temp)):
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"{name} {value}: not a finite number")
     if args.tables is not None:
         from system_model import bdpe_config_from_tables
 
@@ -249,22 +303,29 @@ def _schema_text() -> str:
 
 def cmd_characterize(args) -> int:
     from characterize.campaign import load_campaign, plan, run_campaign
+    from characterize.files import check_output_dir, check_output_file
 
-    _check_output_path("-o", args.output, ".h5")
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError(f"--jobs {args.jobs}: must be >= 1")
-    if args.scheduler and args.executor != "dask":
+    check_output_file("-o", args.output, ".h5")
+    _check_jobs(args.jobs)
+    if args.scheduler is not None and args.executor != "dask":
         raise UsageError("--scheduler: only meaningful with --executor dask")
+    _check_scheduler(args.scheduler)
+    cache_dir = args.cache if args.cache is not None else os.environ.get("BDPE_CACHE", ".bdpe-cache")
+    check_output_dir("--cache" if args.cache is not None else "BDPE_CACHE", cache_dir)
     campaign = load_campaign(args.campaign)
     n = len(plan(campaign))  # every point validated before anything runs
-    print(f"bdpe characterize: {campaign.name}: {n} points, {len(campaign.operations)} operations, "
-          f"executor {args.executor}", file=sys.stderr)
-    summary = run_campaign(campaign, args.output, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                           cache_dir=args.cache, progress=not args.no_progress)
-    print(f"bdpe characterize: {summary.line()}; analysis time {summary.analysis_time_s:.1f} s; wrote {args.output}",
-          file=sys.stderr)
+    _say(f"bdpe characterize: {campaign.name}: {n} points, {len(campaign.operations)} operations, "
+         f"executor {args.executor}")
+    try:
+        summary = run_campaign(campaign, args.output, jobs=args.jobs, executor=args.executor,
+                               scheduler=args.scheduler, cache_dir=cache_dir, progress=not args.no_progress)
+    except OSError as exc:  # e.g. the disk filled up while writing the tables: nothing half-written
+        _say(f"bdpe: error: cannot write {args.output}: {exc.strerror or exc}; finished points are kept in "
+             f"the cache {cache_dir} (a re-run resumes from them)")
+        return 1
+    _say(f"bdpe characterize: {summary.line()}; analysis time {summary.analysis_time_s:.1f} s; wrote {args.output}")
     for op, coords, message in summary.failures:
-        print(f"  failed: {op} {coords}: {message[:200]}", file=sys.stderr)
+        _say(f"  failed: {op} {coords}: {message[:200]}")
     return 0
 
 
@@ -301,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="plot the probed waveforms")
     p.add_argument("--list", action="store_true", help="list testbenches and their parameters")
+    p.add_argument("--dry-run", action="store_true", help="validate the parameters and build the deck; do not simulate")
     p.set_defaults(func=cmd_simulate_or_list)
 
     p = sub.add_parser("evaluate", help="per-layer cost tally, baseline CPU vs CPU + BDPE")
@@ -336,23 +398,29 @@ def cmd_simulate_or_list(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from circuits.netlist import NetlistValueError
-    from characterize.campaign import CampaignError
-    from characterize.tables import TableError
-    from rram_models import ModelParameterError
-
-    parser = build_parser()
+    """Run the command line; returns the exit code (0 ok, 2 bad input, 1 anything else, 130 Ctrl-C)."""
     try:
-        args = parser.parse_args(argv)
-        return args.func(args)
-    except UsageError as exc:
-        print(f"bdpe: error: {exc}", file=sys.stderr)
-        return 2
-    except (NetlistValueError, ModelParameterError, CampaignError, TableError) as exc:
-        print(f"bdpe: error: {exc}".replace("\n", "\\n"), file=sys.stderr)
-        return 2
+        from characterize.campaign import CampaignError
+        from characterize.files import OutputPathError
+        from characterize.tables import TableError
+        from circuits.netlist import NetlistValueError
+        from rram_models import ModelParameterError
+
+        bad_input = (UsageError, NetlistValueError, ModelParameterError, CampaignError, TableError, OutputPathError)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+            return args.func(args)
+        except bad_input as exc:
+            _say(f"bdpe: error: {exc}")
+            return 2
+        except (OSError, RuntimeError, ValueError, TypeError, KeyError, MemoryError) as exc:
+            if os.environ.get("BDPE_DEBUG"):
+                raise
+            _say(f"bdpe: failed: {type(exc).__name__}: {exc} (BDPE_DEBUG=1 shows the traceback)")
+            return 1
     except KeyboardInterrupt:
-        print("bdpe: interrupted", file=sys.stderr)
+        _say("bdpe: interrupted")
         return 130
 
 

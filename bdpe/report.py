@@ -79,10 +79,7 @@ class _Doc:
         return "\n".join(out)
 
 
-def _atomic_write(path: Path, data: str | bytes) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_bytes(data if isinstance(data, bytes) else data.encode())
-    os.replace(tmp, path)
+from characterize.files import atomic_write as _atomic_write  # noqa: E402  (the one atomic writer)
 
 
 def _save(fig, path: Path) -> None:
@@ -111,7 +108,21 @@ def _si(x, unit):
 
 def make_report(tables_path: str | os.PathLike, out_dir: str | os.PathLike, *, progress=None,
                 corner: str = "tt", vdd: float = 1.8, temperature: float = 27.0) -> dict:
-    """Build the report; returns a summary dict (also written as ``summary.json``)."""
+    """Build the report; returns a summary dict (also written as ``summary.json``). A report that
+    fails leaves no directory behind that it created itself."""
+    out = Path(out_dir)
+    created = not out.exists()
+    try:
+        return _make_report(tables_path, out, progress=progress, corner=corner, vdd=vdd, temperature=temperature)
+    except BaseException:
+        if created:
+            import shutil
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, corner: str, vdd: float,
+                 temperature: float) -> dict:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -1,13 +1,21 @@
-"""Simulation runtime (ngspice via PySpice), measurements and testbenches.
+"""Simulation runtime (ngspice via PySpice), measurements, testbenches, campaigns and HDF5 tables.
 
-PySpice is imported by :mod:`characterize.runtime` only, and only inside worker processes.
+Place in the pipeline: circuits (decks) -> **characterize** (simulate, measure, campaign, tables)
+-> system_model. PySpice is imported by :mod:`characterize.runtime` only, and only inside worker
+processes.
 """
+from .campaign import Campaign, CampaignError, load_campaign, parse_campaign, plan, run_campaign
+from .files import OutputPathError, atomic_write
 from .runtime import (Dc, NgspiceSession, Op, Probe, SimResult, SimSpec, SimulationFailed, SimulationPool,
                       Tran, run, run_many)
+from .tables import OperationTable, Tables, TableError, open_tables, write_tables
 from .testbenches import Testbench, available, get_testbench, parse_params, register
 
 __all__ = [
+    "Campaign", "CampaignError", "load_campaign", "parse_campaign", "plan", "run_campaign",
+    "OutputPathError", "atomic_write",
     "Dc", "NgspiceSession", "Op", "Probe", "SimResult", "SimSpec", "SimulationFailed", "SimulationPool",
     "Tran", "run", "run_many",
+    "OperationTable", "Tables", "TableError", "open_tables", "write_tables",
     "Testbench", "available", "get_testbench", "parse_params", "register",
 ]

@@ -647,6 +647,11 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
                 pending = [i for i, _ in failed_now]
         if bar:
             bar.close()
+    except BaseException:  # Ctrl-C or an error: workers are killed at once; finished points are cached
+        if pool is not None:
+            pool.close(kill=True)
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.close()

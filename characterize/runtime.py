@@ -23,6 +23,8 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import threading
+import signal
 import re
 import time
 from collections import deque
@@ -503,7 +505,18 @@ class _Worker:
     def __init__(self, ctx):
         parent, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True)
-        self.process.start()
+        # Ctrl-C reaches the whole process group; the parent alone handles it (kills the workers and
+        # exits 130). The child inherits a blocked SIGINT, so a worker never dies with a traceback
+        # halfway through an ngspice callback. Blocking (not ignoring) keeps a Ctrl-C that arrives
+        # during the start pending for the parent instead of losing it.
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process.start()
+        finally:
+            if in_main:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         child.close()
         self.conn = parent
         self.loaded_key: str | None = None
@@ -545,12 +558,16 @@ class SimulationPool:
     def __enter__(self) -> "SimulationPool":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(kill=exc_type is not None)
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the workers; ``kill=True`` (after an error or Ctrl-C) kills them at once."""
         for worker in self._workers:
-            worker.stop()
+            if kill:
+                worker.kill()
+            else:
+                worker.stop()
         self._workers = []
 
     @property

@@ -45,7 +45,6 @@ Design (ours: the paper publishes no circuit):
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 
 from rram_models import get_model
@@ -91,12 +90,6 @@ def cell_states(c: CellParams) -> tuple[float, float, float, float]:
         r_off = r_on * window
         hrs = model.state_for_resistance(r_off, c.v_read, params)
     return lrs, hrs, r_on, r_off
-
-
-def reference_resistance(c: CellParams) -> float:
-    """Resistor of the replica column: the geometric mean of R_on and R_off at v_read."""
-    _, _, r_on, r_off = cell_states(c)
-    return math.sqrt(r_on * r_off)
 
 
 @dataclass(frozen=True)

@@ -62,11 +62,12 @@ SETS = {
     "sky130-1t1r": ParameterSet(
         "sky130-1t1r",
         {"I0": 2e-5, "F_min": 0.7e9, "Ea": 0.3, "Vel0": 2.0, "gap_min": 0.3e-9},
-        "ours (not a fabricated device): the published defaults with a thinner switching layer "
-        "(tox 6 nm halves the field threshold, so SET/RESET fit behind a 1.8 V SKY130 access NMOS), "
-        "10x lower I0 and gap_min 0.3 nm (R_on ~ 7.5 kOhm at 0.2 V: read current ~27 uA, small "
-        "against the access transistor's on-resistance), and Vel0 = 0.5 m/s so that switching "
-        "takes 1-100 ns at 0.8-1.2 V across the device; R_off/R_on at 0.2 V ~ 270."),
+        "ours (not a fabricated device): the published defaults with five values changed so that a 1.8 V "
+        "SKY130 access NMOS can SET and RESET the cell and a 0.2 V read cannot disturb it: F_min = 0.7e9 V/m "
+        "(published 1.4e9; halves the field threshold, tox stays 12 nm), I0 = 2e-5 A (published 1e-3; a "
+        "smaller read current), gap_min = 0.3 nm (published 0.2 nm), Ea = 0.3 eV (published 0.6) and "
+        "Vel0 = 2.0 m/s (published 10) so that switching takes 1-100 ns at 0.8-1.2 V across the device. "
+        "At 0.2 V: R_on ~ 37.4 kOhm, R_off ~ 10.1 MOhm, R_off/R_on at 0.2 V ~ 270."),
 }
 
 
