@@ -251,7 +251,7 @@ def cmd_evaluate(args) -> int:
         try:
             bdpe = bdpe_config_from_tables(tables, corner=args.corner or "tt", vdd=1.8 if args.vdd is None else args.vdd,
                                            temperature=27.0 if args.temp is None else args.temp,
-                                           source=f"{args.tables} (campaign {tables.attrs.get('campaign_sha256', '?')[:12]})")
+                                           source=f"{args.tables} (campaign {str(tables.attrs.get('campaign_sha256', '?'))[:12]})")
         except ValueError as exc:
             raise UsageError(str(exc).splitlines()[0]) from None
     else:
@@ -316,6 +316,9 @@ def cmd_characterize(args) -> int:
     n = len(plan(campaign))  # every point validated before anything runs
     _say(f"bdpe characterize: {campaign.name}: {n} points, {len(campaign.operations)} operations, "
          f"executor {args.executor}")
+    if args.dry_run:
+        _say(f"bdpe characterize: valid; nothing simulated, {args.output} not written (--dry-run)")
+        return 0
     try:
         summary = run_campaign(campaign, args.output, jobs=args.jobs, executor=args.executor,
                                scheduler=args.scheduler, cache_dir=cache_dir, progress=not args.no_progress)
@@ -354,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--cache", metavar="DIR", help="point cache (default: $BDPE_CACHE or .bdpe-cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true", help="validate the campaign, the paths and every point; simulate nothing")
     p.set_defaults(func=cmd_characterize)
 
     p = sub.add_parser("simulate", help="run one testbench")
@@ -414,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         except bad_input as exc:
             _say(f"bdpe: error: {exc}")
             return 2
-        except (OSError, RuntimeError, ValueError, TypeError, KeyError, MemoryError) as exc:
+        except Exception as exc:  # anything else: one line, exit 1 (never a traceback unless asked for)
             if os.environ.get("BDPE_DEBUG"):
                 raise
             _say(f"bdpe: failed: {type(exc).__name__}: {exc} (BDPE_DEBUG=1 shows the traceback)")

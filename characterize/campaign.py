@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from circuits.netlist import NetlistValueError
+from circuits.netlist import NetlistValueError, short_repr
 from circuits.technology import get_technology
 
 from . import measure as _measure
@@ -52,7 +52,7 @@ class CampaignError(ValueError):
 
     def __init__(self, field: str, value: object, reason: str):
         self.field, self.value, self.reason = field, value, reason
-        super().__init__(f"{field}: {value!r} {reason}")
+        super().__init__(f"{field}: {short_repr(value)} {reason}")
 
 
 # operation (HDF5 group) -> (testbench, fixed parameters)
@@ -284,8 +284,6 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
             if key in fixed0:
                 raise CampaignError(f"operations.{name}.params.{key}", params[key],
                                     f"is fixed to {fixed0[key]!r} by the operation {name}")
-            if key in SHARED_AXES.values():
-                raise CampaignError(f"operations.{name}.params.{key}", params[key], "is a shared axis: set it in [axes]")
         fixed = dict(fixed0)
         fixed.update(params)
         if "model" in tb_fields and "parameter_set" in tb_fields:  # every operation with an RRAM cell

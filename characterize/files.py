@@ -12,6 +12,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from circuits.netlist import short_repr
+
 __all__ = ["OutputPathError", "atomic_write", "check_output_file", "check_output_dir", "file_mode"]
 
 
@@ -20,7 +22,7 @@ class OutputPathError(ValueError):
 
     def __init__(self, field: str, value: object, reason: str):
         self.field, self.value, self.reason = field, value, reason
-        super().__init__(f"{field}: {value!r} {reason}")
+        super().__init__(f"{field}: {short_repr(value)} {reason}")
 
 
 def file_mode() -> int:

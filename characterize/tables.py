@@ -128,7 +128,7 @@ class Tables:
         import h5py
 
         fmt, version = _text(f.attrs.get("format")), f.attrs.get("format_version")
-        if fmt != FORMAT:
+        if not isinstance(fmt, str) or fmt != FORMAT:
             raise TableError(f"{self.path}: root attribute format {fmt!r} is not {FORMAT!r}")
         if version is None:
             raise TableError(f"{self.path}: root attribute format_version is missing")
@@ -138,7 +138,7 @@ class Tables:
             raise TableError(f"{self.path}: root attribute format_version {version!r} is not an integer")
         if int(version) != FORMAT_VERSION:
             raise TableError(f"{self.path}: format version {version} is not supported (this is version {FORMAT_VERSION})")
-        self.attrs = {k: _text(v) for k, v in f.attrs.items()}
+        self.attrs = {k: _attr(v) for k, v in f.attrs.items()}
         self._tables: dict[str, OperationTable] = {}
         for name, g in f.items():
             where = f"{self.path}: group {name!r}"
@@ -184,7 +184,7 @@ class Tables:
             else:
                 msg = np.full(status.shape, "", dtype=object)
             self._tables[name] = OperationTable(name, axes, units, metrics, munits, mdesc, status[()], msg,
-                                                {k: _text(v) for k, v in g.attrs.items()}, texts)
+                                                {k: _attr(v) for k, v in g.attrs.items()}, texts)
 
     @property
     def operations(self) -> list[str]:
@@ -267,6 +267,18 @@ def _text(value):
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return value
+
+
+def _attr(value):
+    """A provenance attribute as plain Python: text, a number, or (for anything else) its text."""
+    value = _text(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, np.ndarray):
+        return str([_text(v) for v in value.ravel().tolist()])
+    return str(value)
 
 
 def open_tables(path: str | os.PathLike) -> Tables:

@@ -23,6 +23,7 @@ __all__ = [
     "word_text",
     "fmt",
     "check_deck_text",
+    "short_repr",
 ]
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z", re.ASCII)
@@ -35,6 +36,15 @@ _WORD_RE = re.compile(r"0[xX][0-9a-fA-F]{1,16}|0|[1-9][0-9]{0,19}", re.ASCII)
 _FORBIDDEN_LINE_RE = re.compile(r"^\s*(\.control|\.endc|\.exec|\.shell|shell\b|\.include\s+\|)", re.I)
 
 
+def short_repr(value: object, limit: int = 120) -> str:
+    """``repr`` for an error line: bounded in length and safe for values nested thousands deep."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 class NetlistValueError(ValueError):
     """A value that must not reach a netlist; ``field`` names where it came from."""
 
@@ -42,7 +52,7 @@ class NetlistValueError(ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"{field}: {value!r} {reason}")
+        super().__init__(f"{field}: {short_repr(value)} {reason}")
 
 
 def check_name(field: str, value: object) -> str:

@@ -1,0 +1,192 @@
+"""Every ``$ bdpe ...`` / ``$ .venv/bin/bdpe ...`` line of README.md, executed as a user types it.
+
+The lines are read from the README itself and run through bash (so ``$'...'`` quoting and trailing
+comments behave as in a terminal) in a scratch directory that holds ``.venv`` and ``campaigns``
+of this checkout. Each line must have an entry in :data:`CHECKS`, and every entry must still be in
+the README: a new documented command without a test fails here.
+
+Two lines are too slow for CI as written (the 64-cell program-word, a campaign on a Dask cluster
+that only exists on the user's machines); they run as written with ``--dry-run`` (parse, validate,
+build every deck) and, for program-word, once more with fewer cells.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def readme_commands() -> list[str]:
+    lines = []
+    for line in README.read_text().splitlines():
+        if line.startswith("$ ") and re.match(r"\$ (\.venv/bin/)?bdpe\b", line):
+            lines.append(line[2:].strip())
+    return lines
+
+
+def _strip_comment(cmd: str) -> str:
+    return re.sub(r"\s+#.*$", "", cmd) if "$'" not in cmd else cmd
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("readme")
+    (d / ".venv").symlink_to(ROOT / ".venv")
+    (d / "campaigns").symlink_to(ROOT / "campaigns")
+    return d
+
+
+def sh(cmd: str, cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BDPE_CACHE": str(cwd / ".bdpe-cache")}
+    if not (cwd / ".venv" / "bin" / "bdpe").exists():  # pragma: no cover - make setup creates it
+        pytest.fail(".venv/bin/bdpe is missing: run make setup")
+    return subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def _json(proc) -> dict:
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _readme_block_after(cmd_fragment: str) -> list[str]:
+    """The lines the README shows right after the command containing ``cmd_fragment``."""
+    lines = README.read_text().splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith("$ ") and cmd_fragment in line)
+    out = []
+    for line in lines[i + 1:]:
+        if line.startswith("```") or line.startswith("$ "):
+            break
+        out.append(line)
+    return out
+
+
+# --- checks: each gets the scratch dir and the command as written (comment stripped) -----------
+
+
+def check_inverter_chain(cmd, cwd):
+    data = _json(sh(cmd, cwd))
+    assert data["operation"] == "inverter-chain"
+    assert data["params"]["vdd"] == 1.6 and data["params"]["corner"] == "ff" and data["params"]["temperature_C"] == 85
+    assert 1e-12 < data["delay_s"] < 1e-9 and data["units"]["delay_s"] == "s"
+    for key in ("delay_rise_s", "delay_fall_s", "energy_per_cycle_J", "leakage_power_W", "analysis_time_s", "notes"):
+        assert key in data
+
+
+def check_injection(cmd, cwd):
+    proc = sh(cmd, cwd)
+    shown = next(line for line in _readme_block_after("vdd=1.8\\n.control") if line.startswith("bdpe: error"))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == shown.split("  #")[0].strip()
+
+
+def check_evaluate(cmd, cwd):
+    proc = sh(cmd, cwd)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    shown = [line for line in _readme_block_after("--published-dotp --rram-words 128") if "..." not in line]
+    assert shown, "the README shows the evaluate output"
+    for line in shown:  # every full line the README shows is printed exactly
+        assert line in out, f"README line not printed: {line!r}"
+    for line in _readme_block_after("--published-dotp --rram-words 128"):  # lines elided with '...'
+        head = line.split("...")[0]
+        assert any(o.startswith(head) for o in out), line
+
+
+def check_rram_set(cmd, cwd):
+    data = _json(sh(cmd, cwd))
+    shown = float(re.search(r"switching_time_s ([0-9.e-]+)", [c for c in README.read_text().splitlines()
+                                                              if "rram-set --set amplitude_V=0.9" in c][0]).group(1))
+    assert abs(data["switching_time_s"] - shown) / shown < 0.05, (data["switching_time_s"], shown)
+
+
+def _bdpe_op(cmd, cwd):
+    data = _json(sh(cmd, cwd))
+    expected = bin(~(0x0123456789ABCDEF ^ 0xFFFF0000FFFF0000) & (2**64 - 1)).count("1")
+    assert expected == 24
+    assert data["result"] == data["expected"] == expected and data["correct"] is True, data
+    return data
+
+
+def check_bdpe_op_rram(cmd, cwd):
+    data = _bdpe_op(cmd, cwd)
+    shown = " ".join(_readme_block_after("simulate bdpe-op --set stored="))
+    lat = float(re.search(r'"latency_s": ([0-9.e+-]+)', shown).group(1))
+    energy = float(re.search(r'"energy_J": ([0-9.e+-]+)', shown).group(1))
+    assert abs(data["latency_s"] - lat) / lat < 0.05 and abs(data["energy_J"] - energy) / energy < 0.05, data
+
+
+def check_bdpe_op_register(cmd, cwd):
+    data = _bdpe_op(cmd, cwd)
+    assert data["params"]["path"] == "register" and 0 < data["latency_s"] < 5e-9
+
+
+def check_sense_xnor(cmd, cwd):
+    data = _json(sh(cmd, cwd))
+    assert data["params"]["corner"] == "ss" and data["params"]["window"] == 20
+    assert data["correct"] == 1.0 and data["sense_margin_V"] > 0
+    assert abs(data["r_off_ohm"] / data["r_on_ohm"] - 20) < 1e-6 * 20
+
+
+def check_program_word(cmd, cwd):
+    dry = _json(sh(cmd + " --dry-run", cwd))
+    assert dry["dry_run"] is True and dry["params"]["word"] == "0xdeadbeefcafef00d"
+    fast = _json(sh(cmd + " --set cols=8 --set rows=8", cwd))  # the 8 low bits: 0x0d
+    assert fast["correct"] is True and fast["programmed"] == "0xd", fast
+
+
+def check_characterize_smoke(cmd, cwd):
+    first = sh(cmd, cwd)
+    assert first.returncode == 0, first.stderr
+    assert "13 points" in first.stderr and (cwd / "t.h5").is_file()
+    again = sh(cmd, cwd)
+    assert again.returncode == 0 and "0 simulated, 13 cached" in again.stderr, again.stderr
+
+
+def check_characterize_help(cmd, cwd):
+    proc = sh(cmd, cwd)
+    assert proc.returncode == 0 and "[simulator]" in proc.stdout and "max_points" in proc.stdout
+
+
+def check_dask_campaign(cmd, cwd):
+    proc = sh(cmd + " --dry-run", cwd)
+    assert proc.returncode == 0, proc.stderr
+    assert "80 points" in proc.stderr and "executor dask" in proc.stderr and not (cwd / "t.h5").exists()
+
+
+CHECKS = {
+    ".venv/bin/bdpe simulate inverter-chain --set vdd=1.6 --set corner=ff --set temperature_C=85 --json":
+        check_inverter_chain,
+    ".venv/bin/bdpe simulate inverter-chain --set $'vdd=1.8\\n.control'": check_injection,
+    ".venv/bin/bdpe evaluate --network yolov3-tiny --platform paper-a53 --published-dotp --rram-words 128":
+        check_evaluate,
+    ".venv/bin/bdpe simulate rram-set --set amplitude_V=0.9 --set width_s=5e-8 --json": check_rram_set,
+    ".venv/bin/bdpe simulate bdpe-op --set stored=0x0123456789abcdef --set input=0xffff0000ffff0000 --json":
+        check_bdpe_op_rram,
+    ".venv/bin/bdpe simulate bdpe-op --set path=register --set stored=0x0123456789abcdef "
+    "--set input=0xffff0000ffff0000 --json": check_bdpe_op_register,
+    ".venv/bin/bdpe simulate sense-xnor --set corner=ss --set window=20 --json": check_sense_xnor,
+    ".venv/bin/bdpe simulate program-word --set word=0xdeadbeefcafef00d --json": check_program_word,
+    ".venv/bin/bdpe characterize campaigns/smoke.toml -o t.h5": check_characterize_smoke,
+    ".venv/bin/bdpe characterize --help": check_characterize_help,
+    ".venv/bin/bdpe characterize campaigns/default.toml -o t.h5 --executor dask --scheduler tcp://HOST:8786":
+        check_dask_campaign,
+}
+
+
+def test_every_readme_command_has_a_check():
+    written = {_strip_comment(c) for c in readme_commands()}
+    assert written, "no bdpe commands found in README.md"
+    assert written == set(CHECKS), (written ^ set(CHECKS))
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("cmd", list(CHECKS))
+def test_readme_command(cmd, workdir):
+    CHECKS[cmd](cmd, workdir)
