@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 __all__ = ["main", "UsageError"]
@@ -40,13 +41,19 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
 
 
 def _clean(text: object) -> str:
-    """Untrusted text made safe for a terminal: control characters (ESC, NUL, CR, newlines) are shown
-    escaped, never sent raw (a campaign name must not clear the screen or forge a summary line)."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
+    """Untrusted text made safe for a terminal (a campaign name must not clear the screen or forge
+    a summary line): :func:`characterize.files.safe_text`."""
+    from characterize.files import safe_text
+
+    return safe_text(text)
 
 
 def _say(text: str) -> None:
     print(_clean(text), file=sys.stderr)
+
+
+def _out(text: str) -> None:
+    print(_clean(text))
 
 
 _SCHEDULER_RE = re.compile(r"((tcp|tls|ws|wss|inproc|ucx)://)?[A-Za-z0-9._\-]+(:[0-9]{1,5})?/?|"
@@ -63,6 +70,40 @@ def _check_scheduler(value: str | None) -> None:
         raise UsageError(f"--scheduler {value!r}: port {port} is outside 1..65535")
 
 
+def _int_arg(text: str) -> int:
+    """An integer option: ASCII decimal without leading zeros (argparse's int() takes '٢', '02', '2_0')."""
+    from circuits.netlist import NetlistValueError, check_int
+
+    if not re.fullmatch(r"-?(0|[1-9][0-9]{0,11})", text, re.ASCII):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (ASCII decimal digits)")
+    try:
+        return check_int("value", text)
+    except NetlistValueError as exc:  # pragma: no cover - the pattern above already holds
+        raise argparse.ArgumentTypeError(f"{text!r} {exc.reason}") from None
+
+
+def _float_arg(text: str) -> float:
+    """A number option: ASCII, finite (argparse's float() takes '１.８', '1_8e-1', ' 1.8 ', 'nan')."""
+    from circuits.netlist import NetlistValueError, check_number
+
+    try:
+        return check_number("value", text)
+    except NetlistValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc.reason}") from None
+
+
+def _cache_dir(option: str | None) -> str:
+    """The point cache: --cache, else $BDPE_CACHE (unset or empty: .bdpe-cache), checked before work."""
+    from characterize.files import check_output_dir
+
+    if option is not None:
+        check_output_dir("--cache", option)
+        return option
+    env = os.environ.get("BDPE_CACHE") or ""
+    check_output_dir("BDPE_CACHE", env or ".bdpe-cache")
+    return env or ".bdpe-cache"
+
+
 def _check_jobs(jobs: int | None) -> None:
     if jobs is not None and not 1 <= jobs <= 1024:
         raise UsageError(f"--jobs {jobs}: must be within 1..1024")
@@ -75,6 +116,8 @@ def _jsonable(value):
 
 
 def cmd_simulate(args) -> int:
+    import numpy as np
+
     from characterize.runtime import run
     from characterize.testbenches import get_testbench, parse_params
 
@@ -92,15 +135,19 @@ def cmd_simulate(args) -> int:
         payload = {"operation": tb.name, "params": {k: getattr(params, k) for k in params.__dataclass_fields__},
                    "dry_run": True, "netlist_lines": netlist.count("\n") + 1,
                    "netlist_sha256": hashlib.sha256(netlist.encode()).hexdigest()}
-        print(json.dumps(payload, indent=2) if args.json else
-              f"{tb.name}: {spec.label}: valid; deck of {payload['netlist_lines']} lines (not simulated: --dry-run)")
+        if args.json:  # json.dumps escapes every control character itself
+            print(json.dumps(payload, indent=2))
+        else:
+            _out(f"{tb.name}: {spec.label}: valid; deck of {payload['netlist_lines']} lines (not simulated: --dry-run)")
         return 0
     result = run(spec)
     if not result.ok:
         _say(f"bdpe: simulation failed ({result.error_kind}): {result.error}")
         return 1
     try:
-        metrics = tb.measure(params, result)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # a NaN result, not extra lines
+            warnings.simplefilter("ignore", RuntimeWarning)
+            metrics = tb.measure(params, result)
     except Exception as exc:  # MeasurementNotFound included: one line, exit 1
         _say(f"bdpe: measurement failed: {type(exc).__name__}: {exc}")
         return 1
@@ -112,10 +159,10 @@ def cmd_simulate(args) -> int:
                    "notes": list(result.notes)}
         print(json.dumps(payload, indent=2))
     else:
-        print(f"{tb.name}: {spec.label}")
+        _out(f"{tb.name}: {spec.label}")
         for key, value in metrics.items():
             unit = tb.units.get(key, "")
-            print(f"  {key:28s} {value:.6g} {unit}" if isinstance(value, float) else f"  {key:28s} {value}")
+            _out(f"  {key:28s} {value:.6g} {unit}" if isinstance(value, float) else f"  {key:28s} {value}")
     return 0
 
 
@@ -151,22 +198,20 @@ def cmd_run(args) -> int:
 
     _check_jobs(args.jobs)
     out = check_output_dir("--out", args.out)
-    if args.cache is not None:
-        check_output_dir("--cache", args.cache)
+    cache_dir = _cache_dir(args.cache)
     out.mkdir(parents=True, exist_ok=True)
     campaign_path = Path(__file__).resolve().parents[1] / "campaigns" / "default.toml"
     campaign = load_campaign(campaign_path)
     n = len(plan(campaign))
     t0 = time.perf_counter()
-    print(f"bdpe run [1/3] characterize: {campaign_path.name}, {n} points (cached points are not re-simulated)",
-          file=sys.stderr)
-    summary = run_campaign(campaign, out / "tables.h5", jobs=args.jobs, cache_dir=args.cache,
+    _say(f"bdpe run [1/3] characterize: {campaign_path.name}, {n} points (cached points are not re-simulated)")
+    summary = run_campaign(campaign, out / "tables.h5", jobs=args.jobs, cache_dir=cache_dir,
                            progress=sys.stderr.isatty())
     _say(f"bdpe run [1/3] {summary.line()}; ngspice analysis time {summary.analysis_time_s:.1f} s")
     for op, coords, message in summary.failures:
         _say(f"  failed: {op} {coords}: {message[:160]}")
 
-    print("bdpe run [2/3] evaluate: built-in networks on paper-a53, published DotP and SKY130 tables", file=sys.stderr)
+    _say("bdpe run [2/3] evaluate: built-in networks on paper-a53, published DotP and SKY130 tables")
     from characterize.tables import open_tables
     from system_model import PUBLISHED_DOTP, available_networks, bdpe_config_from_tables, evaluate, get_network, get_platform
 
@@ -180,16 +225,16 @@ def cmd_run(args) -> int:
         report[name] = {"published_dotp": evaluate(net, platform, PUBLISHED_DOTP).to_dict(),
                         "sky130_tables": evaluate(net, platform, sky).to_dict()}
         g, h = report[name]["published_dotp"]["gain"], report[name]["sky130_tables"]["gain"]
-        print(f"  {name:18s} published DotP: perf {g['performance']:+.2%} energy {g['energy']:+.2%} | "
-              f"SKY130: perf {h['performance']:+.2%} energy {h['energy']:+.2%}", file=sys.stderr)
+        _say(f"  {name:18s} published DotP: perf {g['performance']:+.2%} energy {g['energy']:+.2%} | "
+              f"SKY130: perf {h['performance']:+.2%} energy {h['energy']:+.2%}")
     _write_json(out / "evaluate.json", report)
 
-    print("bdpe run [3/3] report", file=sys.stderr)
+    _say("bdpe run [3/3] report")
     from bdpe.report import make_report
 
-    make_report(out / "tables.h5", out / "report", progress=lambda m: print(f"  report: {m}", file=sys.stderr))
-    print(f"bdpe run: done in {time.perf_counter() - t0:.0f} s: {out / 'tables.h5'}, {out / 'evaluate.json'}, "
-          f"{out / 'report' / 'report.md'}, {out / 'report' / 'report.html'}", file=sys.stderr)
+    make_report(out / "tables.h5", out / "report", progress=lambda m: _say(f"  report: {m}"))
+    _say(f"bdpe run: done in {time.perf_counter() - t0:.0f} s: {out / 'tables.h5'}, {out / 'evaluate.json'}, "
+         f"{out / 'report' / 'report.md'}, {out / 'report' / 'report.html'}")
     return 0
 
 
@@ -197,8 +242,13 @@ def _open_bdpe_tables(path: str):
     """A table file holding both BDPE operations, or one UsageError line."""
     from characterize.tables import open_tables
 
-    if not Path(path).is_file():
-        raise UsageError(f"--tables {path!r}: no such file")
+    try:
+        if Path(path).is_dir():
+            raise UsageError(f"--tables {path!r}: is a directory")
+        if not Path(path).is_file():
+            raise UsageError(f"--tables {path!r}: no such file")
+    except OSError as exc:
+        raise UsageError(f"--tables {path!r}: cannot be used ({exc.strerror or exc})") from None
     tables = open_tables(path)
     for op in ("bdpe_rram", "bdpe_register"):
         if op not in tables.operations:
@@ -220,8 +270,8 @@ def cmd_report(args) -> int:
         bdpe_config_from_tables(tables)
     except ValueError as exc:
         raise UsageError(f"--tables {args.tables!r}: {str(exc).splitlines()[0]}") from None
-    make_report(args.tables, args.out, progress=lambda m: print(f"bdpe report: {m}", file=sys.stderr))
-    print(f"bdpe report: wrote {Path(args.out) / 'report.md'} and {Path(args.out) / 'report.html'}", file=sys.stderr)
+    make_report(args.tables, args.out, progress=lambda m: _say(f"bdpe report: {m}"))
+    _say(f"bdpe report: wrote {Path(args.out) / 'report.md'} and {Path(args.out) / 'report.html'}")
     return 0
 
 
@@ -263,32 +313,32 @@ def cmd_evaluate(args) -> int:
             raise UsageError(f"--rram-usage {args.rram_usage}: must be within [0, 1]")
         bdpe = replace(bdpe, rram_words=None, rram_usage=args.rram_usage)
     elif args.rram_words is not None:
-        if args.rram_words < 0:
-            raise UsageError(f"--rram-words {args.rram_words}: must be >= 0")
+        if not 0 <= args.rram_words <= 10**9:
+            raise UsageError(f"--rram-words {args.rram_words}: must be within 0..1000000000")
         bdpe = replace(bdpe, rram_words=args.rram_words)
     result = evaluate(get_network(args.network), get_platform(args.platform), bdpe)
     data = result.to_dict()
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    print(f"{data['network']} on {data['platform']}: {data['bdp_ops']:,} BDPs, {data['kernel_words']:,} kernel words, "
+    _out(f"{data['network']} on {data['platform']}: {data['bdp_ops']:,} BDPs, {data['kernel_words']:,} kernel words, "
           f"RRAM {data['rram_words']} words, usage {data['bdpe_usage']:.2%}; BDPE: {data['bdpe_config']['source']}")
     head = f"{'layer':10s} {'kind':9s} {'BDPs':>12s} {'RRAM hits':>12s} {'base Mcyc':>10s} {'BDPE Mcyc':>10s} {'base L1D':>12s} {'BDPE L1D':>12s}"
-    print(head)
+    _out(head)
     for layer in data["layers"]:
         if layer["kind"] not in ("conv", "dense"):
             continue
-        print(f"{layer['name']:10s} {layer['kind'] + ('/bin' if layer['binary'] else '/fp'):9s} {layer['bdps']:12,d} "
+        _out(f"{layer['name']:10s} {layer['kind'] + ('/bin' if layer['binary'] else '/fp'):9s} {layer['bdps']:12,d} "
               f"{layer['rram_hits']:12,.0f} {layer['baseline']['cycles'] / 1e6:10.2f} {layer['bdpe']['cycles'] / 1e6:10.2f} "
               f"{layer['baseline']['l1d_reads']:12,d} {layer['bdpe']['l1d_reads']:12,.0f}")
     for key in ("baseline", "bdpe"):
         t = data[key]
-        print(f"{key:9s} time {t['time_s'] * 1e3:9.3f} ms  cycles {t['cycles']:,.0f}  insts {t['instructions']:,.0f}  "
+        _out(f"{key:9s} time {t['time_s'] * 1e3:9.3f} ms  cycles {t['cycles']:,.0f}  insts {t['instructions']:,.0f}  "
               f"L1D reads {t['l1d_reads']:,.0f}  energy {t['energy_J']:.5f} J (with DRAM {t['energy_with_dram_J']:.4f} J)")
     g = data["gain"]
-    print(f"gain: performance {g['performance']:+.2%}, energy {g['energy']:+.2%} (with DRAM {g['energy_with_dram']:+.2%}), "
+    _out(f"gain: performance {g['performance']:+.2%}, energy {g['energy']:+.2%} (with DRAM {g['energy_with_dram']:+.2%}), "
           f"memory accesses per BDP -{g['mem_access_reduction_per_bdp']:.4f}")
-    print("gain vs BDPE latency: " + ", ".join(f"{s['bdpe_latency_cycles']} cyc {s['performance']:+.2%}"
+    _out("gain vs BDPE latency: " + ", ".join(f"{s['bdpe_latency_cycles']} cyc {s['performance']:+.2%}"
                                              for s in data["latency_sweep"]))
     return 0
 
@@ -310,8 +360,7 @@ def cmd_characterize(args) -> int:
     if args.scheduler is not None and args.executor != "dask":
         raise UsageError("--scheduler: only meaningful with --executor dask")
     _check_scheduler(args.scheduler)
-    cache_dir = args.cache if args.cache is not None else os.environ.get("BDPE_CACHE", ".bdpe-cache")
-    check_output_dir("--cache" if args.cache is not None else "BDPE_CACHE", cache_dir)
+    cache_dir = _cache_dir(args.cache)
     campaign = load_campaign(args.campaign)
     n = len(plan(campaign))  # every point validated before anything runs
     _say(f"bdpe characterize: {campaign.name}: {n} points, {len(campaign.operations)} operations, "
@@ -338,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="the main job on the built-in defaults")
     p.add_argument("--out", default="out", help="output directory (default: out/)")
-    p.add_argument("--jobs", type=int, help="local worker processes (default: all cores)")
+    p.add_argument("--jobs", type=_int_arg, help="local worker processes (default: all cores)")
     p.add_argument("--cache", metavar="DIR", help="point cache (default: $BDPE_CACHE or .bdpe-cache)")
     p.set_defaults(func=cmd_run)
 
@@ -352,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    + _schema_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("campaign", metavar="CAMPAIGN.toml")
     p.add_argument("-o", "--output", required=True, metavar="TABLES.h5")
-    p.add_argument("--jobs", type=int, help="local worker processes (default: all cores)")
+    p.add_argument("--jobs", type=_int_arg, help="local worker processes (default: all cores)")
     p.add_argument("--executor", choices=("local", "dask"), default="local")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--cache", metavar="DIR", help="point cache (default: $BDPE_CACHE or .bdpe-cache)")
@@ -376,11 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--tables", metavar="TABLES.h5")
     src.add_argument("--published-dotp", action="store_true", help="published 28 nm DotP numbers (default)")
     cap = p.add_mutually_exclusive_group()
-    cap.add_argument("--rram-words", type=int, help="RRAM capacity in 64-bit words (default 128)")
-    cap.add_argument("--rram-usage", type=float, help="force this fraction of BDPs to hit the RRAM")
+    cap.add_argument("--rram-words", type=_int_arg, help="RRAM capacity in 64-bit words (default 128)")
+    cap.add_argument("--rram-usage", type=_float_arg, help="force this fraction of BDPs to hit the RRAM")
     p.add_argument("--corner")
-    p.add_argument("--vdd", type=float)
-    p.add_argument("--temp", type=float)
+    p.add_argument("--vdd", type=_float_arg)
+    p.add_argument("--temp", type=_float_arg)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
     return parser
@@ -392,11 +441,20 @@ def cmd_simulate_or_list(args) -> int:
     if args.list or args.operation is None:
         if args.operation is None and not args.list:
             raise UsageError("simulate: OPERATION is required (bdpe simulate --list shows them)")
-        for name in available():
-            tb = get_testbench(name)
-            print(f"{name}: {tb.description}")
-            for pname, kind, default, unit, doc in describe_params(tb):
-                print(f"    {pname} ({kind}, {unit}, default {default}): {doc}")
+        extra = [name for name, given in (("OPERATION", args.operation), ("--set", args.set), ("--plot", args.plot),
+                                          ("--dry-run", args.dry_run)) if given]
+        if extra:
+            raise UsageError(f"--list: takes no {extra[0]} (it lists every testbench)")
+        listing = {name: {"description": get_testbench(name).description,
+                          "params": [dict(zip(("name", "type", "default", "unit", "doc"), row))
+                                     for row in describe_params(get_testbench(name))]} for name in available()}
+        if args.json:
+            print(json.dumps(listing, indent=2, default=str))
+            return 0
+        for name, entry in listing.items():
+            _out(f"{name}: {entry['description']}")
+            for row in entry["params"]:
+                _out(f"    {row['name']} ({row['type']}, {row['unit']}, default {row['default']}): {row['doc']}")
         return 0
     return cmd_simulate(args)
 
@@ -419,13 +477,20 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"bdpe: error: {exc}")
             return 2
         except Exception as exc:  # anything else: one line, exit 1 (never a traceback unless asked for)
-            if os.environ.get("BDPE_DEBUG"):
+            if os.environ.get("BDPE_DEBUG") or isinstance(exc, BrokenPipeError):
                 raise
             _say(f"bdpe: failed: {type(exc).__name__}: {exc} (BDPE_DEBUG=1 shows the traceback)")
             return 1
     except KeyboardInterrupt:
         _say("bdpe: interrupted")
         return 130
+    except BrokenPipeError:  # the reader went away (`bdpe ... | head -1`): quiet, as for SIGPIPE
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return 141
 
 
 if __name__ == "__main__":

@@ -29,16 +29,17 @@ class _Doc:
     blocks: list = field(default_factory=list)  # ("h", level, text) | ("p", text) | ("table", head, rows) | ("fig", file, caption)
 
     def h(self, level, text):
-        self.blocks.append(("h", level, text))
+        self.blocks.append(("h", level, safe_text(text)))
 
     def p(self, text):
+        text = safe_text(text)
         self.blocks.append(("p", text))
 
     def table(self, head, rows):
-        self.blocks.append(("table", head, rows))
+        self.blocks.append(("table", [safe_text(h) for h in head], [[safe_text(c) for c in row] for row in rows]))
 
     def fig(self, path, caption):
-        self.blocks.append(("fig", path, caption))
+        self.blocks.append(("fig", path, safe_text(caption)))
 
     def markdown(self) -> str:
         out = []
@@ -80,6 +81,7 @@ class _Doc:
 
 
 from characterize.files import atomic_write as _atomic_write  # noqa: E402  (the one atomic writer)
+from characterize.files import safe_text  # noqa: E402
 
 
 def _save(fig, path: Path) -> None:

@@ -523,7 +523,9 @@ class ProgramWordTB(_Cell):
 
 def _program_setup(p: ProgramWordTB):
     mask = (1 << p.cols) - 1
-    word = check_word("word", p.word) & mask
+    word = check_word("word", p.word)
+    if word & ~mask:
+        raise NetlistValueError("word", p.word, f"has bits above the {p.cols} columns (cols={p.cols})")
     initial = {"complement": word ^ mask, "zeros": 0, "ones": mask}[p.initial]
     return word, initial
 

@@ -237,8 +237,8 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
             raise CampaignError("axes.temperature", v, "must be within (-273.15, 200] degC")
     if not 0 <= values["simulator"]["retries"] <= 3:
         raise CampaignError("simulator.retries", values["simulator"]["retries"], "must be within 0..3")
-    if not 0 < values["simulator"]["timeout_s"] <= 7 * 86400:
-        raise CampaignError("simulator.timeout_s", values["simulator"]["timeout_s"], "must be within (0, 604800] s")
+    if not 0.1 <= values["simulator"]["timeout_s"] <= 7 * 86400:
+        raise CampaignError("simulator.timeout_s", values["simulator"]["timeout_s"], "must be within [0.1, 604800] s")
     if values["simulator"]["max_points"] < 1:
         raise CampaignError("simulator.max_points", values["simulator"]["max_points"], "must be >= 1")
     from rram_models import ModelParameterError, get_model
@@ -265,7 +265,7 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
         tb_name, fixed0 = OPERATIONS[name]
         tb = get_testbench(tb_name)
         tb_fields = {f.name for f in dataclasses.fields(tb.params_type)}
-        axes = _check_type(f"operations.{name}.axes", body.get("axes", {}), "table")
+        axes = dict(_check_type(f"operations.{name}.axes", body.get("axes", {}), "table"))
         params = _check_type(f"operations.{name}.params", body.get("params", {}), "table")
         for key, vals in axes.items():
             if key not in tb_fields:
@@ -277,7 +277,16 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
             if key in fixed0:
                 raise CampaignError(f"operations.{name}.axes.{key}", vals,
                                     f"is fixed to {fixed0[key]!r} by the operation {name}")
-            _check_unique(f"operations.{name}.axes.{key}", vals)
+            # every value in its canonical form (0xff and 255 are one word; 3e-9 and "3e-9" one
+            # time), validated by the testbench's own parser; then each may appear once
+            canonical = []
+            for k, v in enumerate(vals):
+                try:
+                    canonical.append(getattr(parse_params(tb, {key: v}), key))
+                except NetlistValueError as exc:
+                    raise CampaignError(f"operations.{name}.axes.{key}[{k}]", v, exc.reason) from None
+            _check_unique(f"operations.{name}.axes.{key}", canonical)
+            axes[key] = canonical
         for key in params:
             if key not in tb_fields:
                 raise CampaignError(f"operations.{name}.params.{key}", params[key], f"is not a parameter of {tb_name}")
@@ -315,9 +324,9 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
 
 def load_campaign(path: str | os.PathLike) -> Campaign:
     p = Path(path)
-    if not p.is_file():
-        raise CampaignError("CAMPAIGN", str(path), "is not a file")
     try:
+        if not p.is_file():
+            raise CampaignError("CAMPAIGN", str(path), "is not a file")
         text = p.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise CampaignError("CAMPAIGN", str(path), f"cannot be read ({exc})") from None

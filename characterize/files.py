@@ -14,7 +14,13 @@ from pathlib import Path
 
 from circuits.netlist import short_repr
 
-__all__ = ["OutputPathError", "atomic_write", "check_output_file", "check_output_dir", "file_mode"]
+__all__ = ["OutputPathError", "atomic_write", "check_output_file", "check_output_dir", "file_mode", "safe_text"]
+
+
+def safe_text(text: object) -> str:
+    """Untrusted text (a campaign name, a table attribute, a path) made safe for a terminal, a log or
+    a Markdown page: control characters (ESC, NUL, CR, newlines, C1 codes) are shown escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
 
 
 class OutputPathError(ValueError):
@@ -66,6 +72,21 @@ def _probe_directory(field: str, value: str, directory: Path) -> None:
 
 def check_output_file(field: str, value: str | os.PathLike | None, suffix: str | None = None) -> Path:
     """A file we will (atomically) create or replace: refuse what would fail after the work."""
+    try:
+        return _check_output_file(field, value, suffix)
+    except OSError as exc:  # e.g. ENAMETOOLONG, ELOOP from the checks themselves
+        raise OutputPathError(field, str(value), f"cannot be used ({exc.strerror or exc})") from None
+
+
+def check_output_dir(field: str, value: str | os.PathLike | None) -> Path:
+    """A directory we will create (with parents) or fill: refuse a file, an unwritable place."""
+    try:
+        return _check_output_dir(field, value)
+    except OSError as exc:
+        raise OutputPathError(field, str(value), f"cannot be used ({exc.strerror or exc})") from None
+
+
+def _check_output_file(field: str, value, suffix: str | None) -> Path:
     text = "" if value is None else str(value)
     if not text.strip():
         raise OutputPathError(field, text, "is empty")
@@ -81,9 +102,11 @@ def check_output_file(field: str, value: str | os.PathLike | None, suffix: str |
         raise OutputPathError(field, text, f"cannot be written: directory {str(parent)!r} does not exist")
     if not parent.is_dir():
         raise OutputPathError(field, text, f"cannot be written: {str(parent)!r} is not a directory")
-    if path.exists() or path.is_symlink():
-        st = path.stat() if path.exists() else None
-        if st is None or not stat.S_ISREG(st.st_mode):
+    if path.is_symlink() and not path.exists():
+        raise OutputPathError(field, text, "is a broken symbolic link")
+    if path.exists():
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
             raise OutputPathError(field, text, "exists and is not a regular file")
         if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
             raise OutputPathError(field, text, "exists and is read-only or immutable")
@@ -91,8 +114,7 @@ def check_output_file(field: str, value: str | os.PathLike | None, suffix: str |
     return path
 
 
-def check_output_dir(field: str, value: str | os.PathLike | None) -> Path:
-    """A directory we will create (with parents) or fill: refuse a file, an unwritable place."""
+def _check_output_dir(field: str, value) -> Path:
     text = "" if value is None else str(value)
     if not text.strip():
         raise OutputPathError(field, text, "is empty")

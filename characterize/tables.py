@@ -160,6 +160,8 @@ class Tables:
                     raise TableError(f"{where}: axis {a!r} does not match dimension {i} of status")
                 raw = g[a][()]
                 axes[a] = np.array([_text(v) for v in raw]) if g[a].dtype.kind == "O" else raw.astype(float)
+                if axes[a].dtype.kind == "f" and not np.all(np.isfinite(axes[a])):
+                    raise TableError(f"{where}: axis {a!r} has non-finite values")
                 if len(set(axes[a].tolist())) != len(axes[a]):
                     raise TableError(f"{where}: axis {a!r} has duplicate values")
                 units[a] = _text(g[a].attrs.get("units", "-"))

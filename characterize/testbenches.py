@@ -212,6 +212,10 @@ class RCStepTB:
 
 def _build_rc(p: RCStepTB, tech: Technology) -> SimSpec:
     tau = p.r_ohm * p.c_F
+    if p.v_step == 0:
+        raise NetlistValueError("v_step", p.v_step, "must be nonzero (the step response is what is measured)")
+    if p.rise_s > 0.1 * tau:
+        raise NetlistValueError("rise_s", p.rise_s, f"must be <= tau/10 = {0.1 * tau:g} s (else it is no step)")
     deck = "\n".join([
         f".param vstep={fmt(p.v_step)}",
         f"Vs in 0 pwl(0 0 {fmt(p.rise_s)} {{vstep}})",

@@ -137,7 +137,8 @@ def check_sense_xnor(cmd, cwd):
 def check_program_word(cmd, cwd):
     dry = _json(sh(cmd + " --dry-run", cwd))
     assert dry["dry_run"] is True and dry["params"]["word"] == "0xdeadbeefcafef00d"
-    fast = _json(sh(cmd + " --set cols=8 --set rows=8", cwd))  # the 8 low bits: 0x0d
+    # the same command on 8 cells (the word's 8 low bits, 0x0d: a wider word is refused for 8 columns)
+    fast = _json(sh(cmd.replace("0xdeadbeefcafef00d", "0x0d") + " --set cols=8 --set rows=8", cwd))
     assert fast["correct"] is True and fast["programmed"] == "0xd", fast
 
 
