@@ -86,13 +86,17 @@ def check_output_dir(field: str, value: str | os.PathLike | None) -> Path:
         raise OutputPathError(field, str(value), f"cannot be used ({exc.strerror or exc})") from None
 
 
-def _check_output_file(field: str, value, suffix: str | None) -> Path:
+def _path_text(field: str, value) -> tuple[str, Path]:
     text = "" if value is None else str(value)
     if not text.strip():
         raise OutputPathError(field, text, "is empty")
     if "\x00" in text:
         raise OutputPathError(field, text, "contains a NUL character")
-    path = Path(text)
+    return text, Path(text)
+
+
+def _check_output_file(field: str, value, suffix: str | None) -> Path:
+    text, path = _path_text(field, value)
     if suffix is not None and path.suffix.lower() != suffix:
         raise OutputPathError(field, text, f"must end in {suffix}")
     if text.endswith(os.sep) or path.is_dir():
@@ -115,12 +119,7 @@ def _check_output_file(field: str, value, suffix: str | None) -> Path:
 
 
 def _check_output_dir(field: str, value) -> Path:
-    text = "" if value is None else str(value)
-    if not text.strip():
-        raise OutputPathError(field, text, "is empty")
-    if "\x00" in text:
-        raise OutputPathError(field, text, "contains a NUL character")
-    path = Path(text)
+    text, path = _path_text(field, value)
     if path.exists() and not path.is_dir():
         raise OutputPathError(field, text, "exists and is not a directory")
     existing = path

@@ -5,9 +5,9 @@ comments behave as in a terminal) in a scratch directory that holds ``.venv`` an
 of this checkout. Each line must have an entry in :data:`CHECKS`, and every entry must still be in
 the README: a new documented command without a test fails here.
 
-Two lines are too slow for CI as written (the 64-cell program-word, a campaign on a Dask cluster
-that only exists on the user's machines); they run as written with ``--dry-run`` (parse, validate,
-build every deck) and, for program-word, once more with fewer cells.
+One line cannot run here as written: a campaign on a Dask cluster that exists only on the user's
+machines (``tcp://HOST:8786``); it runs as written plus ``--dry-run`` (parse, validate the campaign,
+the paths and the scheduler address, plan every point). Every other line runs exactly as written.
 """
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ def _strip_comment(cmd: str) -> str:
     return re.sub(r"\s+#.*$", "", cmd) if "$'" not in cmd else cmd
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("readme")
+@pytest.fixture
+def workdir(tmp_path):
+    d = tmp_path
     (d / ".venv").symlink_to(ROOT / ".venv")
     (d / "campaigns").symlink_to(ROOT / "campaigns")
     return d
@@ -135,11 +135,10 @@ def check_sense_xnor(cmd, cwd):
 
 
 def check_program_word(cmd, cwd):
-    dry = _json(sh(cmd + " --dry-run", cwd))
-    assert dry["dry_run"] is True and dry["params"]["word"] == "0xdeadbeefcafef00d"
-    # the same command on 8 cells (the word's 8 low bits, 0x0d: a wider word is refused for 8 columns)
-    fast = _json(sh(cmd.replace("0xdeadbeefcafef00d", "0x0d") + " --set cols=8 --set rows=8", cwd))
-    assert fast["correct"] is True and fast["programmed"] == "0xd", fast
+    data = _json(sh(cmd, cwd))  # ~45 s: 64 cells switched by the write drivers, read back
+    assert data["params"]["word"] == "0xdeadbeefcafef00d"
+    assert data["programmed"] == "0xdeadbeefcafef00d" and data["correct"] is True, data
+    assert data["cells_switched"] == 64 and 0 < data["latency_s"] < 50e-9
 
 
 def check_characterize_smoke(cmd, cwd):
