@@ -9,7 +9,8 @@ from .files import OutputPathError, atomic_write
 from .runtime import (Dc, NgspiceSession, Op, Probe, SimResult, SimSpec, SimulationFailed, SimulationPool,
                       Tran, run, run_many)
 from .tables import OperationTable, Tables, TableError, open_tables, write_tables
-from .testbenches import Testbench, available, get_testbench, parse_params, register
+from .procedures import OPERATIONS, TESTBENCHES, available, get_testbench, procedure_sha256
+from .testbench import Testbench, describe_params, parse_params
 
 __all__ = [
     "Campaign", "CampaignError", "load_campaign", "parse_campaign", "plan", "run_campaign",
@@ -17,5 +18,6 @@ __all__ = [
     "Dc", "NgspiceSession", "Op", "Probe", "SimResult", "SimSpec", "SimulationFailed", "SimulationPool",
     "Tran", "run", "run_many",
     "OperationTable", "Tables", "TableError", "open_tables", "write_tables",
-    "Testbench", "available", "get_testbench", "parse_params", "register",
+    "OPERATIONS", "TESTBENCHES", "available", "get_testbench", "procedure_sha256",
+    "Testbench", "describe_params", "parse_params",
 ]

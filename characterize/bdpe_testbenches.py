@@ -22,7 +22,7 @@ from rram_models import available as available_models, get_model
 
 from . import measure as m
 from .runtime import Probe, SimResult, SimSpec, Tran
-from .testbenches import Testbench, register
+from .testbench import Testbench
 
 __all__ = ["Op", "BDPETiming", "bdpe_sequence", "measure_sequence", "verification_set", "BDPEOpTB", "SenseXnorTB", "PopcountTB",
            "CellReadTB", "ProgramWordTB", "MASK64"]
@@ -270,12 +270,12 @@ def _measure_op(p: BDPEOpTB, r: SimResult) -> dict:
             "latency_s": res["latency_s"], "energy_J": res["energy_J"], "energy_vdd_J": res["energy_vdd_J"]}
 
 
-register(Testbench(
+BDPE_OP = Testbench(
     name="bdpe-op", technology="sky130",
     description="one BDPE operation at transistor level: popcount(XNOR(stored, input)) read from the 7 output nodes",
     params_type=BDPEOpTB, build=_build_op, measure=_measure_op,
     units={"result": "-", "expected": "-", "correct": "-", "latency_s": "s", "energy_J": "J", "energy_vdd_J": "J"},
-))
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,14 +368,14 @@ def _measure_sense(p: SenseXnorTB, r: SimResult) -> dict:
             "r_off_ohm": cell_states(_cell(p, window=p.window))[3]}
 
 
-register(Testbench(
+SENSE_XNOR = Testbench(
     name="sense-xnor", technology="sky130",
     description="one bit slice (column, sense amplifier, reference, mux + XNOR): sense margin and correctness "
                 "for stored 1/0 x input 1/0",
     params_type=SenseXnorTB, build=_build_sense, measure=_measure_sense,
     units={"sense_margin_V": "V", "margin_lrs_V": "V", "margin_hrs_V": "V", "correct": "-", "sense_delay_s": "s",
            "energy_per_bit_J": "J", "r_on_ohm": "ohm", "r_off_ohm": "ohm"},
-))
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -430,13 +430,13 @@ def _measure_cell_read(p: CellReadTB, r: SimResult) -> dict:
             "leakage_current_A": leak, "access_time_s": t50, "energy_J": energy}
 
 
-register(Testbench(
+CELL_READ = Testbench(
     name="cell-read", technology="sky130",
     description="1T1R cell read at a fixed bit-line voltage: read current, column leakage, access time (word-line enable 50 % to read current 50 %)",
     params_type=CellReadTB, build=_build_cell_read, measure=_measure_cell_read,
     units={"read_current_A": "A", "read_resistance_ohm": "ohm", "leakage_current_A": "A", "access_time_s": "s",
            "energy_J": "J"},
-))
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -497,12 +497,12 @@ def _measure_popcount(p: PopcountTB, r: SimResult) -> dict:
             "energy_per_vector_J": float(np.mean(energies))}
 
 
-register(Testbench(
+POPCOUNT = Testbench(
     name="popcount", technology="sky130",
     description="standard-cell (fa_1/ha_1) popcount: results read from the output nodes, worst delay, energy per vector",
     params_type=PopcountTB, build=_build_popcount, measure=_measure_popcount,
     units={"correct": "-", "vectors": "-", "latency_max_s": "s", "energy_per_vector_J": "J"},
-))
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -576,9 +576,11 @@ def _measure_program(p: ProgramWordTB, r: SimResult) -> dict:
             "latency_s": last - t_pe if np.isfinite(last) else float("nan"), "energy_J": energy}
 
 
-register(Testbench(
+PROGRAM_WORD = Testbench(
     name="program-word", technology="sky130",
     description="write path: program a word into a row with SET/RESET drivers; read back from the cell states",
     params_type=ProgramWordTB, build=_build_program, measure=_measure_program,
     units={"programmed": "-", "correct": "-", "cells_switched": "-", "latency_s": "s", "energy_J": "J"},
-))
+)
+
+TESTBENCHES = (BDPE_OP, SENSE_XNOR, CELL_READ, POPCOUNT, PROGRAM_WORD)

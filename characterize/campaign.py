@@ -41,7 +41,8 @@ from . import measure as _measure
 from .runtime import SimResult, SimSpec, Tran
 from .files import atomic_write
 from .tables import OperationTable, json_attr, write_tables
-from .testbenches import Testbench, get_testbench, parse_params
+from .procedures import OPERATIONS, get_testbench, procedure_sha256
+from .testbench import Testbench, parse_params
 
 __all__ = ["CampaignError", "Campaign", "OperationSpec", "Point", "load_campaign", "parse_campaign", "plan",
            "run_campaign", "SCHEMA", "OPERATIONS", "Cache", "describe_schema"]
@@ -55,21 +56,6 @@ class CampaignError(ValueError):
         super().__init__(f"{field}: {short_repr(value)} {reason}")
 
 
-# operation (HDF5 group) -> (testbench, fixed parameters)
-OPERATIONS: dict[str, tuple[str, dict]] = {
-    "rram_set": ("rram-set", {}),
-    "rram_reset": ("rram-reset", {}),
-    "rram_read": ("rram-read", {}),
-    "rram_iv": ("rram-iv", {}),
-    "cell_read": ("cell-read", {}),
-    "sense_xnor": ("sense-xnor", {}),
-    "popcount": ("popcount", {}),
-    "bdpe_rram": ("bdpe-op", {"path": "rram"}),
-    "bdpe_register": ("bdpe-op", {"path": "register"}),
-    "program_word": ("program-word", {}),
-    "inverter_chain": ("inverter-chain", {}),
-    "rc_step": ("rc-step", {}),
-}
 
 # shared axis -> testbench parameter
 SHARED_AXES = {"corner": "corner", "vdd": "vdd", "temperature": "temperature_C"}
@@ -387,29 +373,19 @@ def plan(campaign: Campaign) -> list[Point]:
 # cache
 
 
-def _source_hash(paths) -> str:
-    h = hashlib.sha256()
-    for path in sorted(paths):
-        h.update(Path(path).name.encode())
-        h.update(Path(path).read_bytes())
-    return h.hexdigest()
-
-
-def code_sha256() -> str:
-    """Hash of the sources that turn a netlist into numbers (runtime, measurements, testbenches)."""
-    here = Path(__file__).parent
-    return _source_hash([here / n for n in ("runtime.py", "measure.py", "testbenches.py", "rram_testbenches.py",
-                                            "bdpe_testbenches.py")])
-
-
-def point_key(point: Point, ngspice_version: str, models_hash: str, code_hash: str) -> str:
+def point_key(point: Point, ngspice_version: str) -> str:
+    """SHA-256 of everything that decides a point's numbers: the deck and how it is run, the
+    testbench parameters, the simulator version and the source of the point's own procedure
+    (:func:`characterize.procedures.procedure_sha256`: editing one testbench module re-simulates
+    only the operations that use it)."""
     s = point.spec
     payload = {
         "netlist": s.netlist(), "init": list(s.technology.init_commands), "technology_source": s.technology.source,
         "analysis": s.analysis.command(), "probes": [dataclasses.astuple(p) for p in s.probes],
         "params": list(s.params), "alters": [list(a) for a in s.alters], "options": list(s.options),
         "corner": s.corner, "temperature_C": s.temperature_C, "testbench": point.testbench,
-        "tb_params": repr(point.params), "ngspice": ngspice_version, "models": models_hash, "code": code_hash,
+        "tb_params": repr(point.params), "ngspice": ngspice_version,
+        "procedure": procedure_sha256(get_testbench(point.testbench)),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -570,7 +546,7 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
     t_start = time.perf_counter()
     points = plan(campaign)
     from rram_models import models_sha256
-    models_hash, code_hash = models_sha256(), code_sha256()
+    models_hash = models_sha256()
     cache = Cache(cache_dir or os.environ.get("BDPE_CACHE", ".bdpe-cache"))
     jobs = jobs or os.cpu_count() or 1
     summary = RunSummary(points=len(points))
@@ -584,7 +560,7 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
             from .runtime import SimulationPool
             pool = SimulationPool(jobs)
             ngspice = pool.version()
-        keys = [point_key(p, ngspice, models_hash, code_hash) for p in points]
+        keys = [point_key(p, ngspice) for p in points]
         entries: dict[int, dict] = {}
         todo = []
         for i, key in enumerate(keys):

@@ -18,7 +18,7 @@ from rram_models import Variability, get_model
 
 from . import measure as m
 from .runtime import Probe, SimResult, SimSpec, Tran
-from .testbenches import Testbench, register
+from .testbench import Testbench
 
 __all__ = ["RRAMPulseTB", "RRAMReadTB", "RRAMIVTB", "device_params", "resistance_trace"]
 
@@ -171,13 +171,12 @@ _PULSE_UNITS = {"switching_time_s": "s", "switched": "-", "state_initial": "m", 
                 "r_initial_ohm": "ohm", "r_final_ohm": "ohm", "r_on_ohm": "ohm", "r_off_ohm": "ohm",
                 "energy_J": "J", "device_voltage_max_V": "V", "seed": "-"}
 
-for _op in ("set", "reset"):
-    register(Testbench(
-        name=f"rram-{_op}", technology="ideal",
-        description=f"RRAM {_op.upper()} pulse from {'HRS' if _op == 'set' else 'LRS'}: switching time "
-                    "(resistance at v_read crossing sqrt(R_on*R_off)), final resistance, pulse energy",
-        params_type=RRAMPulseTB, build=_pulse_build(_op), measure=_pulse_measure(_op), units=_PULSE_UNITS,
-    ))
+RRAM_SET, RRAM_RESET = (Testbench(
+    name=f"rram-{_op}", technology="ideal",
+    description=f"RRAM {_op.upper()} pulse from {'HRS' if _op == 'set' else 'LRS'}: switching time "
+                "(resistance at v_read crossing sqrt(R_on*R_off)), final resistance, pulse energy",
+    params_type=RRAMPulseTB, build=_pulse_build(_op), measure=_pulse_measure(_op), units=_PULSE_UNITS,
+) for _op in ("set", "reset"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -235,13 +234,13 @@ def _measure_read(p: RRAMReadTB, r: SimResult) -> dict:
     }
 
 
-register(Testbench(
+RRAM_READ = Testbench(
     name="rram-read", technology="ideal",
     description="RRAM read disturb: resistance before/after n read pulses (from the state and from the read current)",
     params_type=RRAMReadTB, build=_build_read, measure=_measure_read,
     units={"r_start_ohm": "ohm", "r_end_ohm": "ohm", "state_change_rel": "-", "r_read_first_ohm": "ohm",
            "r_read_last_ohm": "ohm", "read_change_rel": "-", "seed": "-"},
-))
+)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,11 +311,13 @@ def _measure_iv(p: RRAMIVTB, r: SimResult) -> dict:
     }
 
 
-register(Testbench(
+RRAM_IV = Testbench(
     name="rram-iv", technology="ideal",
     description="RRAM quasi-static triangular I-V sweep: pinched hysteresis, SET/RESET thresholds, R_on/R_off at v_read",
     params_type=RRAMIVTB, build=_build_iv, measure=_measure_iv,
     units={"set_threshold_V": "V", "reset_threshold_V": "V", "r_after_set_ohm": "ohm", "r_after_reset_ohm": "ohm",
            "r_on_ohm": "ohm", "r_off_ohm": "ohm", "on_off_ratio": "-", "pinch_ratio": "-", "loop_area_W": "W",
            "seed": "-"},
-))
+)
+
+TESTBENCHES = (RRAM_SET, RRAM_RESET, RRAM_READ, RRAM_IV)

@@ -98,7 +98,7 @@ def test_blocks_in_spice():
         for bg in ("lrs", "hrs"):
             items.append((sx, parse_params(sx, {"corner": corner, "background": bg})))
     items.append((pc, parse_params(pc, {"vectors": 3})))
-    items.append((pw, parse_params(pw, {"cols": 8, "rows": 16})))
+    items.append((pw, parse_params(pw, {"cols": 8, "rows": 16, "word": "0xef"})))  # 8 cells: an 8-bit word
     out = _run(items)
     lrs_red, lrs_full, hrs_red, hrs_full = out[:4]
     for red, full in ((lrs_red, lrs_full), (hrs_red, hrs_full)):

@@ -54,7 +54,7 @@ BAD = {
     "injection": ('[campaign]\nname="x"\n[axes]\ncorner=["tt\\n.control\\nshell touch /tmp/pwned"]\n'
                   '[operations.cell_read]\n', "axes.corner"),
     "bad op axis": ("[campaign]\nname='x'\n[operations.rram_set]\naxes={amplitude_V=[-3.0]}\n",
-                    "operations.rram_set.amplitude_V"),
+                    "operations.rram_set.axes.amplitude_V"),
     "unknown op": ("[campaign]\nname='x'\n[operations.warp_drive]\n", "operations.warp_drive"),
 }
 
