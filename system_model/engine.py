@@ -14,8 +14,8 @@ import numpy as np
 
 from .networks import WORD_BITS, Network
 
-__all__ = ["pack_bits", "im2col", "binary_conv2d", "float_conv2d", "binary_dense", "bn_thresholds",
-           "run_network", "LayerCount"]
+__all__ = ["pack_bits", "im2col", "binary_conv2d", "binary_conv2d_numpy", "packed_dot_numpy", "float_conv2d",
+           "binary_dense", "bn_thresholds", "run_network", "LayerCount"]
 
 
 def pack_bits(bits: np.ndarray) -> np.ndarray:
@@ -42,8 +42,9 @@ def im2col(x: np.ndarray, k: int, stride: int, pad: int) -> tuple[np.ndarray, in
     return view.reshape(oh * ow, c * k * k), oh, ow
 
 
-def _packed_dot(patches: np.ndarray, weights: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """Integer dot products of +-1/0 patches (P, N) with +-1 weights (F, N) through packed words."""
+def packed_dot_numpy(patches: np.ndarray, weights: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """Integer dot products of +-1/0 patches (P, N) with +-1 weights (F, N) through packed words,
+    in numpy: the previous engine, kept as a second implementation for tests and benchmarks."""
     x_bits = pack_bits(patches > 0)
     valid = pack_bits(patches != 0)
     w_bits = pack_bits(weights > 0)
@@ -57,10 +58,23 @@ def _packed_dot(patches: np.ndarray, weights: np.ndarray, chunk: int = 64) -> np
 
 
 def binary_conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) -> tuple[np.ndarray, int]:
-    """+-1 input (C, H, W), +-1 weights (F, C, k, k) -> (integer output (F, oh, ow), BDPs performed)."""
+    """+-1 input (C, H, W), +-1 weights (F, C, k, k) -> (integer output (F, oh, ow), BDPs performed).
+
+    Compiled path (:mod:`system_model.kernels`): patches packed straight from the input, XNOR +
+    popcount with the CPU's popcount instruction, threads over filter blocks."""
+    from .kernels import pack_patches, pack_weights, xnor_popcount
+
+    f = w.shape[0]
+    xb, vb, oh, ow = pack_patches(np.asarray(x, dtype=np.int8), w.shape[2], stride, pad)
+    dots = xnor_popcount(xb, vb, pack_weights(np.asarray(w, dtype=np.int8)))
+    return dots.reshape(f, oh, ow), oh * ow * f * xb.shape[1]
+
+
+def binary_conv2d_numpy(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) -> tuple[np.ndarray, int]:
+    """:func:`binary_conv2d` through im2col and :func:`packed_dot_numpy` (the previous engine)."""
     f, c, k, _ = w.shape
     patches, oh, ow = im2col(np.asarray(x, dtype=np.int8), k, stride, pad)
-    dots = _packed_dot(patches, np.asarray(w, dtype=np.int8).reshape(f, -1))
+    dots = packed_dot_numpy(patches, np.asarray(w, dtype=np.int8).reshape(f, -1))
     words = -(-c * k * k // WORD_BITS)
     return dots.T.reshape(f, oh, ow), oh * ow * f * words
 
@@ -81,8 +95,11 @@ def float_conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) ->
 
 def binary_dense(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, int]:
     """+-1 vector (N,), +-1 weights (F, N) -> (integer outputs (F,), BDPs)."""
-    dots = _packed_dot(np.asarray(x, dtype=np.int8).reshape(1, -1), np.asarray(w, dtype=np.int8))
-    return dots[0], w.shape[0] * (-(-w.shape[1] // WORD_BITS))
+    from .kernels import xnor_popcount
+
+    row = np.asarray(x, dtype=np.int8).reshape(1, -1)
+    dots = xnor_popcount(pack_bits(row > 0), pack_bits(row != 0), pack_bits(np.asarray(w, dtype=np.int8) > 0))
+    return dots[:, 0], w.shape[0] * (-(-w.shape[1] // WORD_BITS))
 
 
 def bn_thresholds(gamma, beta, mean, var, eps: float = 1e-5):
