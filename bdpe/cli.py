@@ -193,18 +193,20 @@ def cmd_run(args) -> int:
     """The main job: the default campaign (cached) -> OUT/tables.h5 -> every built-in network on
     paper-a53 with the published DotP numbers and with our SKY130 tables -> OUT/evaluate.json ->
     OUT/report/ (report.md, report.html, figures)."""
-    from characterize.campaign import load_campaign, plan, run_campaign
+    from characterize.campaign import plan, run_campaign
     from characterize.files import check_output_dir
 
     _check_jobs(args.jobs)
     out = check_output_dir("--out", args.out)
     cache_dir = _cache_dir(args.cache)
     out.mkdir(parents=True, exist_ok=True)
-    campaign_path = Path(__file__).resolve().parents[1] / "campaigns" / "default.toml"
-    campaign = load_campaign(campaign_path)
+    from campaigns import builtin
+    from characterize.campaign import parse_campaign
+
+    campaign = parse_campaign(builtin("default"), source="default.toml")  # package data: works installed
     n = len(plan(campaign))
     t0 = time.perf_counter()
-    _say(f"bdpe run [1/3] characterize: {campaign_path.name}, {n} points (cached points are not re-simulated)")
+    _say(f"bdpe run [1/3] characterize: the built-in campaign default.toml, {n} points (cached points are not re-simulated)")
     summary = run_campaign(campaign, out / "tables.h5", jobs=args.jobs, cache_dir=cache_dir,
                            progress=sys.stderr.isatty())
     _say(f"bdpe run [1/3] {summary.line()}; ngspice analysis time {summary.analysis_time_s:.1f} s")

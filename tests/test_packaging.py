@@ -1,0 +1,27 @@
+"""A non-editable install works: the built-in campaigns ship as package data (``bdpe run`` used to
+find them through the source tree) and the console script's entry point imports."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_install_carries_the_campaigns(tmp_path):
+    target = tmp_path / "site"
+    build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                            "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=600,
+                           cwd=tmp_path)
+    assert build.returncode == 0, build.stderr
+    code = ("import campaigns, bdpe, characterize; "
+            "from characterize.campaign import parse_campaign, plan; "
+            "assert campaigns.__file__.startswith(%r), campaigns.__file__; "
+            "print(len(plan(parse_campaign(campaigns.builtin('default')))), campaigns.available())") % str(target)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[0] == "80" and "'smoke'" in proc.stdout
