@@ -6,8 +6,7 @@ processes.
 """
 from .campaign import Campaign, CampaignError, load_campaign, parse_campaign, plan, run_campaign
 from .files import OutputPathError, atomic_write
-from .runtime import (Dc, NgspiceSession, Op, Probe, SimResult, SimSpec, SimulationFailed, SimulationPool,
-                      Tran, run, run_many)
+from .runtime import NgspiceSession, Op, Probe, SimResult, SimSpec, SimulationFailed, SimulationPool, Tran, run
 from .tables import OperationTable, Tables, TableError, open_tables, write_tables
 from .procedures import OPERATIONS, TESTBENCHES, available, get_testbench, procedure_sha256
 from .testbench import Testbench, describe_params, parse_params
@@ -15,8 +14,7 @@ from .testbench import Testbench, describe_params, parse_params
 __all__ = [
     "Campaign", "CampaignError", "load_campaign", "parse_campaign", "plan", "run_campaign",
     "OutputPathError", "atomic_write",
-    "Dc", "NgspiceSession", "Op", "Probe", "SimResult", "SimSpec", "SimulationFailed", "SimulationPool",
-    "Tran", "run", "run_many",
+    "NgspiceSession", "Op", "Probe", "SimResult", "SimSpec", "SimulationFailed", "SimulationPool", "Tran", "run",
     "OperationTable", "Tables", "TableError", "open_tables", "write_tables",
     "OPERATIONS", "TESTBENCHES", "available", "get_testbench", "procedure_sha256",
     "Testbench", "describe_params", "parse_params",

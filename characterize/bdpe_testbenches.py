@@ -582,5 +582,3 @@ PROGRAM_WORD = Testbench(
     params_type=ProgramWordTB, build=_build_program, measure=_measure_program,
     units={"programmed": "-", "correct": "-", "cells_switched": "-", "latency_s": "s", "energy_J": "J"},
 )
-
-TESTBENCHES = (BDPE_OP, SENSE_XNOR, CELL_READ, POPCOUNT, PROGRAM_WORD)

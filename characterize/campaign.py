@@ -248,7 +248,7 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
         for key in body:
             if key not in OPERATION_KEYS:
                 raise CampaignError(f"operations.{name}.{key}", body[key], f"is not a key ({', '.join(OPERATION_KEYS)})")
-        tb_name, fixed0 = OPERATIONS[name]
+        tb_name, fixed0 = OPERATIONS[name].testbench.name, dict(OPERATIONS[name].fixed)
         tb = get_testbench(tb_name)
         tb_fields = {f.name for f in dataclasses.fields(tb.params_type)}
         axes = dict(_check_type(f"operations.{name}.axes", body.get("axes", {}), "table"))
@@ -470,50 +470,60 @@ def finish_point(tb: Testbench, params, result: SimResult) -> dict:
     return entry
 
 
-_DASK_LOCK = threading.Lock()
-_DASK_SESSION = None
+def retried_entry(entry: dict, first_error: str) -> dict:
+    """The entry of a point that needed a retry: one message format for every executor."""
+    entry["message"] = f"retried after: {first_error}" + (f"; {entry['message']}" if entry["message"] else "")
+    return entry
+
+
+def _dask_session():  # pragma: no cover - runs inside Dask worker processes
+    """(lock, the worker's ngspice session): one ngspice per worker process, kept on the Dask worker
+    object itself (no module-level state); tasks on a multi-threaded worker take turns on it."""
+    from dask.distributed import get_worker
+
+    from .runtime import NgspiceSession
+
+    worker = get_worker()
+    lock = worker.__dict__.setdefault("_bdpe_ngspice_lock", threading.Lock())
+    with lock:
+        if getattr(worker, "_bdpe_ngspice", None) is None:
+            worker._bdpe_ngspice = NgspiceSession()
+    return worker, lock
 
 
 def _dask_run_group(items):  # pragma: no cover - runs inside Dask worker processes
-    """Run (testbench name, params, spec) items on this worker process's single ngspice."""
-    global _DASK_SESSION
-    from .runtime import NgspiceSession, SimulationFailed
+    """Run (testbench name, params, spec, retries) items on this worker process's single ngspice."""
+    from .runtime import SimulationFailed
 
-    with _DASK_LOCK:  # one ngspice per process: tasks on a multi-threaded worker take turns
-        if _DASK_SESSION is None:
-            _DASK_SESSION = NgspiceSession()
-        out = []
+    worker, lock = _dask_session()
+    out = []
+    with lock:
         for tb_name, params, spec, retries in items:
-            tb = get_testbench(tb_name)
-            attempt, message = spec, ""
+            first_error, attempt = "", spec
             for k in range(retries + 1):
                 try:
-                    result = _DASK_SESSION.run(attempt)
+                    result = worker._bdpe_ngspice.run(attempt)
                 except SimulationFailed as exc:
                     result = SimResult(label=spec.label, ok=False, vectors={}, error=exc.message,
                                        error_kind=exc.kind, worker_pid=os.getpid())
-                except Exception as exc:  # a crashed session: start a fresh one next time
-                    _DASK_SESSION = None
+                except Exception as exc:  # a crashed session: start a fresh one
+                    from .runtime import NgspiceSession
+
+                    worker._bdpe_ngspice = NgspiceSession()
                     result = SimResult(label=spec.label, ok=False, vectors={}, error=str(exc), error_kind="crash",
                                        worker_pid=os.getpid())
                 if result.ok or k == retries:
                     break
-                message = f"retried after: {result.error}; "
-                attempt = robust_spec(spec)
-            entry = finish_point(tb, params, result)
-            if message:
-                entry["message"] = (message + entry["message"]).strip("; ")
-            out.append(entry)
-        return out
+                first_error, attempt = first_error or result.error, robust_spec(spec)
+            entry = finish_point(get_testbench(tb_name), params, result)
+            out.append(retried_entry(entry, first_error) if first_error else entry)
+    return out
 
 
 def _dask_version():  # pragma: no cover - runs inside a Dask worker
-    with _DASK_LOCK:
-        global _DASK_SESSION
-        from .runtime import NgspiceSession
-        if _DASK_SESSION is None:
-            _DASK_SESSION = NgspiceSession()
-        return _DASK_SESSION.version()
+    worker, lock = _dask_session()
+    with lock:
+        return worker._bdpe_ngspice.version()
 
 
 @dataclass
@@ -609,6 +619,7 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
                     record(i, entry)
         else:
             pending = list(todo)
+            first_errors: dict[int, str] = {}
             for attempt in range(campaign.retries + 1):
                 if not pending:
                     break
@@ -620,11 +631,10 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
                     tb = get_testbench(points[i].testbench)
                     if not result.ok and attempt < campaign.retries:
                         failed_now.append((i, result.error))
+                        first_errors.setdefault(i, result.error)
                         return
                     entry = finish_point(tb, points[i].params, result)
-                    if attempt:
-                        entry["message"] = ("retried: " + entry["message"]).rstrip(": ")
-                    record(i, entry)
+                    record(i, retried_entry(entry, first_errors[i]) if i in first_errors else entry)
 
                 pool.map(specs, on_result=on_result)
                 pending = [i for i, _ in failed_now]

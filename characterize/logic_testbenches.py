@@ -14,7 +14,7 @@ from . import measure as m
 from .runtime import Probe, SimResult, SimSpec, Tran
 from .testbench import Testbench
 
-__all__ = ["InverterChainTB", "RCStepTB", "INVERTER_CHAIN", "RC_STEP", "TESTBENCHES"]
+__all__ = ["InverterChainTB", "RCStepTB", "INVERTER_CHAIN", "RC_STEP"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,5 +162,3 @@ RC_STEP = Testbench(
     params_type=RCStepTB, build=_build_rc, measure=_measure_rc,
     units={"tau_s": "s", "t63_s": "s", "max_rel_error_vs_analytic": "-", "supply_energy_J": "J", "cv2_J": "J"},
 )
-
-TESTBENCHES = (INVERTER_CHAIN, RC_STEP)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MeasurementNotFound", "crossing", "crossings", "delay", "slew", "supply_energy",
+__all__ = ["MeasurementNotFound", "crossing", "crossings", "delay", "supply_energy",
            "window_mean"]
 
 
@@ -47,13 +47,6 @@ def delay(t, trigger, output, vdd: float, trigger_dir: str, output_dir: str, aft
     t_in = crossing(t, trigger, 0.5 * vdd, trigger_dir, after)
     t_out = crossing(t, output, 0.5 * vdd, output_dir, t_in)
     return t_out - t_in
-
-
-def slew(t, y, vdd: float, direction: str, after: float = -np.inf) -> float:
-    """20 %-80 % transition time of the first ``direction`` edge after ``after``."""
-    lo, hi = (0.2 * vdd, 0.8 * vdd) if direction == "rise" else (0.8 * vdd, 0.2 * vdd)
-    t0 = crossing(t, y, lo, direction, after)
-    return crossing(t, y, hi, direction, t0) - t0
 
 
 def _window(t, *arrays, start: float, stop: float):

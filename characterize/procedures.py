@@ -1,9 +1,9 @@
 """The one explicit registry: testbench name -> :class:`Testbench` (deck builder + measure + units),
 and campaign operation (HDF5 group) -> (testbench, fixed parameters).
 
-Adding a procedure: write its params class, ``build`` and ``measure`` in a testbench module, list
-its :class:`Testbench` in that module's ``TESTBENCHES`` and, for campaigns, add one line to
-:data:`OPERATIONS`. Nothing registers itself by being imported.
+Adding a procedure: write its params class, ``build`` (the deck) and ``measure`` in a testbench
+module and a :class:`Testbench` that names them; add one line to :data:`OPERATIONS`. That is all:
+``bdpe simulate``, campaigns, tables and the cache see it. Nothing registers itself on import.
 
 Cache keys (:func:`procedure_sha256`) cover exactly the source a procedure uses: the module that
 defines its ``build`` and ``measure`` and every module of ``circuits``, ``rram_models`` and
@@ -17,35 +17,46 @@ import functools
 import hashlib
 import importlib.util
 import inspect
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Mapping
 
 from circuits.netlist import NetlistValueError
 
-from . import bdpe_testbenches, logic_testbenches, rram_testbenches
+from . import bdpe_testbenches as bdpe
+from . import logic_testbenches as logic
+from . import rram_testbenches as rram
 from .testbench import Testbench
 
-__all__ = ["TESTBENCHES", "OPERATIONS", "get_testbench", "available", "procedure_sha256", "procedure_sources"]
+__all__ = ["Operation", "TESTBENCHES", "OPERATIONS", "get_testbench", "available", "procedure_sha256", "procedure_sources"]
 
-TESTBENCHES: MappingProxyType = MappingProxyType({tb.name: tb for module in (logic_testbenches, rram_testbenches,
-                                                                            bdpe_testbenches)
-                                                  for tb in module.TESTBENCHES})
+@dataclass(frozen=True)
+class Operation:
+    """A campaign operation (an HDF5 group): a testbench and the parameters the operation fixes."""
 
-# campaign operation (HDF5 group) -> (testbench, parameters the operation fixes)
-OPERATIONS: MappingProxyType = MappingProxyType({
-    "rram_set": ("rram-set", {}),
-    "rram_reset": ("rram-reset", {}),
-    "rram_read": ("rram-read", {}),
-    "rram_iv": ("rram-iv", {}),
-    "cell_read": ("cell-read", {}),
-    "sense_xnor": ("sense-xnor", {}),
-    "popcount": ("popcount", {}),
-    "bdpe_rram": ("bdpe-op", {"path": "rram"}),
-    "bdpe_register": ("bdpe-op", {"path": "register"}),
-    "program_word": ("program-word", {}),
-    "inverter_chain": ("inverter-chain", {}),
-    "rc_step": ("rc-step", {}),
+    testbench: Testbench
+    fixed: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+
+
+# THE registry: one line per operation. A testbench is reachable (``bdpe simulate``) through it.
+OPERATIONS: Mapping[str, Operation] = MappingProxyType({
+    "rram_set": Operation(rram.RRAM_SET),
+    "rram_reset": Operation(rram.RRAM_RESET),
+    "rram_read": Operation(rram.RRAM_READ),
+    "rram_iv": Operation(rram.RRAM_IV),
+    "cell_read": Operation(bdpe.CELL_READ),
+    "sense_xnor": Operation(bdpe.SENSE_XNOR),
+    "popcount": Operation(bdpe.POPCOUNT),
+    "bdpe_rram": Operation(bdpe.BDPE_OP, MappingProxyType({"path": "rram"})),
+    "bdpe_register": Operation(bdpe.BDPE_OP, MappingProxyType({"path": "register"})),
+    "program_word": Operation(bdpe.PROGRAM_WORD),
+    "inverter_chain": Operation(logic.INVERTER_CHAIN),
+    "rc_step": Operation(logic.RC_STEP),
 })
+
+TESTBENCHES: Mapping[str, Testbench] = MappingProxyType({op.testbench.name: op.testbench
+                                                         for op in OPERATIONS.values()})
 
 _OWN_PACKAGES = ("circuits", "rram_models", "characterize")
 

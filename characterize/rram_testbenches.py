@@ -319,5 +319,3 @@ RRAM_IV = Testbench(
            "r_on_ohm": "ohm", "r_off_ohm": "ohm", "on_off_ratio": "-", "pinch_ratio": "-", "loop_area_W": "W",
            "seed": "-"},
 )
-
-TESTBENCHES = (RRAM_SET, RRAM_RESET, RRAM_READ, RRAM_IV)

@@ -38,8 +38,8 @@ from circuits.netlist import NetlistValueError, check_deck_text, check_name, che
 from circuits.technology import Technology
 
 __all__ = [
-    "Probe", "Tran", "Op", "Dc", "SimSpec", "SimResult", "SimulationFailed",
-    "NgspiceSession", "SimulationPool", "run", "run_many", "classify_message", "ngspice_version",
+    "Probe", "Tran", "Op", "SimSpec", "SimResult", "SimulationFailed",
+    "NgspiceSession", "SimulationPool", "run", "classify_message", "ngspice_version",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -105,26 +105,6 @@ class Op:
         return "op"
 
 
-@dataclass(frozen=True)
-class Dc:
-    """DC sweep of one independent source."""
-
-    source: str
-    start: float
-    stop: float
-    step: float
-
-    @property
-    def axis(self):
-        return "sweep"
-
-    def command(self) -> str:
-        check_name("dc source", self.source)
-        return " ".join(["dc", self.source, fmt(check_number("dc start", self.start)),
-                         fmt(check_number("dc stop", self.stop)),
-                         fmt(check_number("dc step", self.step, strictly_positive=True))])
-
-
 # ngspice's defaults: an option a spec sets is restored before the next spec that does not set it
 # (ngspice options are global: they outlive ``reset``, ``destroy`` and ``remcirc``)
 _OPTION_DEFAULTS = {"reltol": 1e-3, "abstol": 1e-12, "vntol": 1e-6, "chgtol": 1e-14, "gmin": 1e-12,
@@ -148,7 +128,7 @@ class SimSpec:
     """
 
     deck: str
-    analysis: Tran | Op | Dc
+    analysis: Tran | Op
     probes: tuple[Probe, ...]
     technology: Technology
     corner: str | None = None
@@ -666,9 +646,3 @@ def run(spec: SimSpec) -> SimResult:
     """Run one spec in a fresh worker process (crash and hang safe)."""
     with SimulationPool(1) as pool:
         return pool.run(spec)
-
-
-def run_many(specs: Sequence[SimSpec], workers: int = 1, **kwargs) -> list[SimResult]:
-    """Run specs on ``workers`` processes; results in the order of ``specs``."""
-    with SimulationPool(max(1, min(workers, len(specs) or 1))) as pool:
-        return pool.map(specs, **kwargs)

@@ -128,7 +128,6 @@ class Platform:
     e_llc_write_J: float
     e_dram_J: float         # per DRAM read or write
     baseline_run: BaselineRun
-    words_per_param: float = 1.0
 
     def sequence_cycles(self, chk_cycles: int = 1, dpm_cycles: int = 1) -> dict[str, float]:
         lat = dict(self.latency_cycles, chk=chk_cycles, dpm=dpm_cycles)

@@ -3,6 +3,7 @@ find them through the source tree) and the console script's entry point imports.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_install_carries_the_campaigns(tmp_path):
-    target = tmp_path / "site"
+    target, src = tmp_path / "site", tmp_path / "src"  # built from a copy: no build/ in the checkout
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "out", ".bdpe-cache", "__pycache__",
+                                                             ".hypothesis", "*.h5", "build", "*.egg-info"))
     build = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                            "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=600,
+                            "--target", str(target), str(src)], capture_output=True, text=True, timeout=600,
                            cwd=tmp_path)
     assert build.returncode == 0, build.stderr
     code = ("import campaigns, bdpe, characterize; "
