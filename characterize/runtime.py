@@ -359,57 +359,13 @@ class NgspiceSession:
         if force_reload or self._loaded_key != spec.deck_key():
             load_time = self._load(spec)
             reloaded = True
-        notes: list[str] = []
         try:
-            altered = tuple((d, p) for d, p, _ in spec.alters)
-            state = (spec.params, spec.temperature_C, spec.options, altered)
-            if state != self._state:
-                # reset re-instantiates the circuit from the stored deck: needed for new .param
-                # values, a new temperature or options, and to undo alters a new spec does not repeat
-                for name, value in spec.params:
-                    self.command(f"alterparam {name}={fmt(value)}")
-                self.command("reset")
-                # options after reset: reset re-reads the deck's own .options
-                self.command(f"option temp={fmt(spec.temperature_C)}")
-                wanted = dict(spec.options)
-                for name in sorted(self._options_set - set(wanted)):
-                    default = _OPTION_DEFAULTS[name]
-                    self.command(f"option {name}={default if isinstance(default, str) else fmt(default)}")
-                for name, value in spec.options:
-                    self.command(f"option {name}={value if isinstance(value, str) else fmt(value)}")
-                self._options_set = set(wanted)
-                self._state = state
-            for device, parameter, value in spec.alters:
-                if isinstance(value, tuple):
-                    self.command(f"alter @{device}[{parameter}] = [ {' '.join(fmt(v) for v in value)} ]")
-                else:
-                    self.command(f"alter {device} {parameter} = {fmt(value)}")
-            if spec.probes:
-                self.command("save " + " ".join(p.vector for p in spec.probes))
+            self._prepare(spec)
             analysis_before = self._total_analysis_time()
             out, err = self.command(spec.analysis.command())
             errors = self._errors(out + err)
-            notes += [line.strip() for line in err if line.strip() and classify_message(line) == "note"]
-            plot = self._ng._convert_string_array(self._ng._ngspice_shared.ngSpice_AllPlots())[0]
-            vectors: dict[str, np.ndarray] = {}
-            axis = spec.analysis.axis
-            if axis == "time":
-                vec = self._vector(plot, "time")
-                if vec is not None:
-                    vectors["time"] = vec.real if np.iscomplexobj(vec) else vec
-            elif axis == "sweep":
-                for candidate in ("v-sweep", "i-sweep", f"{spec.analysis.source.lower()}"):
-                    vec = self._vector(plot, candidate)
-                    if vec is not None:
-                        vectors["sweep"] = vec
-                        break
-            missing = []
-            for probe in spec.probes:
-                vec = self._vector(plot, probe.vector)
-                if vec is None:
-                    missing.append(probe.name)
-                else:
-                    vectors[probe.name] = vec
+            notes = tuple(line.strip() for line in err if line.strip() and classify_message(line) == "note")
+            vectors, missing = self._collect(spec)
             if isinstance(spec.analysis, Tran) and not errors:
                 t_end = vectors.get("time", np.array([0.0]))[-1]
                 if t_end < spec.analysis.stop_s * (1 - 1e-9):
@@ -428,9 +384,54 @@ class NgspiceSession:
             except SimulationFailed:
                 self._loaded_key = None
 
-        return SimResult(label=spec.label, ok=True, vectors=vectors, notes=tuple(notes),
+        return SimResult(label=spec.label, ok=True, vectors=vectors, notes=notes,
                          analysis_time_s=analysis_time, wall_time_s=time.perf_counter() - t0,
                          load_time_s=load_time, reloaded=reloaded, worker_pid=os.getpid())
+
+    def _prepare(self, spec: SimSpec) -> None:
+        """Bring the loaded circuit to ``spec``'s parameters, temperature, options and source levels."""
+        altered = tuple((d, p) for d, p, _ in spec.alters)
+        state = (spec.params, spec.temperature_C, spec.options, altered)
+        if state != self._state:
+            # reset re-instantiates the circuit from the stored deck: needed for new .param
+            # values, a new temperature or options, and to undo alters a new spec does not repeat
+            for name, value in spec.params:
+                self.command(f"alterparam {name}={fmt(value)}")
+            self.command("reset")
+            # options after reset: reset re-reads the deck's own .options
+            self.command(f"option temp={fmt(spec.temperature_C)}")
+            wanted = dict(spec.options)
+            for name in sorted(self._options_set - set(wanted)):
+                default = _OPTION_DEFAULTS[name]
+                self.command(f"option {name}={default if isinstance(default, str) else fmt(default)}")
+            for name, value in spec.options:
+                self.command(f"option {name}={value if isinstance(value, str) else fmt(value)}")
+            self._options_set = set(wanted)
+            self._state = state
+        for device, parameter, value in spec.alters:
+            if isinstance(value, tuple):
+                self.command(f"alter @{device}[{parameter}] = [ {' '.join(fmt(v) for v in value)} ]")
+            else:
+                self.command(f"alter {device} {parameter} = {fmt(value)}")
+        if spec.probes:
+            self.command("save " + " ".join(p.vector for p in spec.probes))
+
+    def _collect(self, spec: SimSpec) -> tuple[dict[str, np.ndarray], list[str]]:
+        """The analysis axis and every probe from the current plot; names of probes with no vector."""
+        plot = self._ng._convert_string_array(self._ng._ngspice_shared.ngSpice_AllPlots())[0]
+        vectors: dict[str, np.ndarray] = {}
+        if spec.analysis.axis == "time":
+            vec = self._vector(plot, "time")
+            if vec is not None:
+                vectors["time"] = vec.real if np.iscomplexobj(vec) else vec
+        missing = []
+        for probe in spec.probes:
+            vec = self._vector(plot, probe.vector)
+            if vec is None:
+                missing.append(probe.name)
+            else:
+                vectors[probe.name] = vec
+        return vectors, missing
 
     def close(self) -> None:
         if self._loaded_key is not None:
@@ -567,79 +568,93 @@ class SimulationPool:
         """Run all specs; ``on_result(index, result)`` is called as each one finishes."""
         for spec in specs:
             spec.validate()
-        results: list[SimResult | None] = [None] * len(specs)
-        groups: dict[str, deque[int]] = {}
+        return _MapRun(self, specs, force_reload, on_result).run()
+
+
+class _MapRun:
+    """One ``SimulationPool.map``: jobs grouped by deck, dispatched to the worker that holds the
+    deck, results collected as they come; a worker that hangs or dies is replaced."""
+
+    def __init__(self, pool: SimulationPool, specs, force_reload: bool, on_result):
+        self.pool, self.specs, self.force_reload, self.on_result = pool, specs, force_reload, on_result
+        self.results: list[SimResult | None] = [None] * len(specs)
+        self.groups: dict[str, deque[int]] = {}
         for index, spec in enumerate(specs):
-            groups.setdefault(spec.deck_key(), deque()).append(index)
-        remaining = len(specs)
+            self.groups.setdefault(spec.deck_key(), deque()).append(index)
+        self.remaining = len(specs)
 
-        def next_job(worker: _Worker) -> int | None:
-            if worker.loaded_key in groups and groups[worker.loaded_key]:
-                key = worker.loaded_key
-            else:
-                live = [k for k, q in groups.items() if q]
-                if not live:
-                    return None
-                busy_keys = {w.loaded_key for w in self._workers if w.job is not None}
-                # prefer a deck nobody else is working on, then the biggest group
-                key = max(live, key=lambda k: (k not in busy_keys, len(groups[k])))
-            return groups[key].popleft()
-
-        def dispatch(worker: _Worker) -> None:
-            index = next_job(worker)
-            if index is None:
-                return
-            spec = specs[index]
-            worker.job = index
-            # a first run on a worker also parses the deck: allow for the model library (~5 s for SKY130)
-            needs_load = worker.loaded_key != spec.deck_key() and spec.technology.library is not None
-            worker.deadline = time.monotonic() + spec.timeout_s + (_LOAD_ALLOWANCE_S if needs_load else 0.0)
-            worker.loaded_key = spec.deck_key()
-            worker.conn.send(("run", index, (spec, force_reload)))
-
-        def finish(index: int, result: SimResult) -> None:
-            nonlocal remaining
-            results[index] = result
-            remaining -= 1
-            if result.reloaded:
-                self.loads += 1
-            if on_result is not None:
-                on_result(index, result)
-
-        def replace(worker: _Worker, kind: str, message: str) -> None:
-            index = worker.job
-            worker.kill()
-            slot = self._workers.index(worker)
-            self._workers[slot] = _Worker(self._ctx)
-            finish(index, SimResult(label=specs[index].label, ok=False, error=message, error_kind=kind,
-                                    worker_pid=worker.process.pid))
-
-        for worker in self._workers:
-            dispatch(worker)
-        while remaining:
-            busy = [w for w in self._workers if w.job is not None]
+    def run(self) -> list[SimResult]:
+        workers = self.pool._workers
+        for worker in workers:
+            self.dispatch(worker)
+        while self.remaining:
+            busy = [w for w in workers if w.job is not None]
             if not busy:  # pragma: no cover - defensive
                 raise RuntimeError("simulation pool stalled")
             timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
             ready = _wait_connections([w.conn for w in busy], timeout=timeout)
             for worker in busy:
                 if worker.conn in ready:
-                    try:
-                        job_id, result = worker.conn.recv()
-                    except (EOFError, OSError):
-                        code = worker.process.exitcode
-                        replace(worker, "crash", f"ngspice worker died (exit code {code})")
-                        continue
-                    worker.job = None
-                    if not result.ok:
-                        worker.loaded_key = None  # the worker may have dropped its deck
-                    finish(job_id, result)
+                    self.receive(worker)
                 elif time.monotonic() >= worker.deadline:
-                    replace(worker, "timeout", f"no result within {specs[worker.job].timeout_s:g} s; worker killed")
-            for worker in self._workers:
+                    self.replace(worker, "timeout",
+                                 f"no result within {self.specs[worker.job].timeout_s:g} s; worker killed")
+            for worker in workers:
                 if worker.job is None:
-                    dispatch(worker)
-        return results  # type: ignore[return-value]
+                    self.dispatch(worker)
+        return self.results  # type: ignore[return-value]
+
+    def next_job(self, worker: _Worker) -> int | None:
+        groups = self.groups
+        if worker.loaded_key in groups and groups[worker.loaded_key]:
+            key = worker.loaded_key
+        else:
+            live = [k for k, q in groups.items() if q]
+            if not live:
+                return None
+            busy_keys = {w.loaded_key for w in self.pool._workers if w.job is not None}
+            # prefer a deck nobody else is working on, then the biggest group
+            key = max(live, key=lambda k: (k not in busy_keys, len(groups[k])))
+        return groups[key].popleft()
+
+    def dispatch(self, worker: _Worker) -> None:
+        index = self.next_job(worker)
+        if index is None:
+            return
+        spec = self.specs[index]
+        worker.job = index
+        # a first run on a worker also parses the deck: allow for the model library (~5 s for SKY130)
+        needs_load = worker.loaded_key != spec.deck_key() and spec.technology.library is not None
+        worker.deadline = time.monotonic() + spec.timeout_s + (_LOAD_ALLOWANCE_S if needs_load else 0.0)
+        worker.loaded_key = spec.deck_key()
+        worker.conn.send(("run", index, (spec, self.force_reload)))
+
+    def receive(self, worker: _Worker) -> None:
+        try:
+            job_id, result = worker.conn.recv()
+        except (EOFError, OSError):
+            self.replace(worker, "crash", f"ngspice worker died (exit code {worker.process.exitcode})")
+            return
+        worker.job = None
+        if not result.ok:
+            worker.loaded_key = None  # the worker may have dropped its deck
+        self.finish(job_id, result)
+
+    def finish(self, index: int, result: SimResult) -> None:
+        self.results[index] = result
+        self.remaining -= 1
+        if result.reloaded:
+            self.pool.loads += 1
+        if self.on_result is not None:
+            self.on_result(index, result)
+
+    def replace(self, worker: _Worker, kind: str, message: str) -> None:
+        index = worker.job
+        worker.kill()
+        workers = self.pool._workers
+        workers[workers.index(worker)] = _Worker(self.pool._ctx)
+        self.finish(index, SimResult(label=self.specs[index].label, ok=False, error=message, error_kind=kind,
+                                     worker_pid=worker.process.pid))
 
 
 def run(spec: SimSpec) -> SimResult:

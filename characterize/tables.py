@@ -125,8 +125,12 @@ class Tables:
                 raise TableError(f"{self.path}: malformed table file ({type(exc).__name__}: {exc})") from None
 
     def _read(self, f) -> None:
-        import h5py
+        self._check_format(f)
+        self.attrs = {k: _attr(v) for k, v in f.attrs.items()}
+        self._tables: dict[str, OperationTable] = {name: _read_group(f"{self.path}: group {name!r}", name, g)
+                                                   for name, g in f.items()}
 
+    def _check_format(self, f) -> None:
         fmt, version = _text(f.attrs.get("format")), f.attrs.get("format_version")
         if not isinstance(fmt, str) or fmt != FORMAT:
             raise TableError(f"{self.path}: root attribute format {fmt!r} is not {FORMAT!r}")
@@ -138,55 +142,6 @@ class Tables:
             raise TableError(f"{self.path}: root attribute format_version {version!r} is not an integer")
         if int(version) != FORMAT_VERSION:
             raise TableError(f"{self.path}: format version {version} is not supported (this is version {FORMAT_VERSION})")
-        self.attrs = {k: _attr(v) for k, v in f.attrs.items()}
-        self._tables: dict[str, OperationTable] = {}
-        for name, g in f.items():
-            where = f"{self.path}: group {name!r}"
-            if not isinstance(g, h5py.Group):
-                raise TableError(f"{where}: is not an operation group")
-            if "status" not in g or not isinstance(g["status"], h5py.Dataset):
-                raise TableError(f"{where}: has no status dataset (not an operation table)")
-            status = g["status"]
-            if status.dtype.kind not in "iu":
-                raise TableError(f"{where}: status is not an integer dataset")
-            axis_names = []
-            for i, d in enumerate(status.dims):
-                if len(d) != 1:
-                    raise TableError(f"{where}: dimension {i} of status has {len(d)} scales attached (expected 1)")
-                axis_names.append(d.label or (d[0].name.rsplit("/", 1)[-1]))
-            axes, units = {}, {}
-            for i, a in enumerate(axis_names):
-                if a not in g or g[a].ndim != 1 or len(g[a]) != status.shape[i]:
-                    raise TableError(f"{where}: axis {a!r} does not match dimension {i} of status")
-                raw = g[a][()]
-                axes[a] = np.array([_text(v) for v in raw]) if g[a].dtype.kind == "O" else raw.astype(float)
-                if axes[a].dtype.kind == "f" and not np.all(np.isfinite(axes[a])):
-                    raise TableError(f"{where}: axis {a!r} has non-finite values")
-                if len(set(axes[a].tolist())) != len(axes[a]):
-                    raise TableError(f"{where}: axis {a!r} has duplicate values")
-                units[a] = _text(g[a].attrs.get("units", "-"))
-            metrics, munits, mdesc, texts = {}, {}, {}, {}
-            for key, ds in g.items():
-                if key in axis_names or key in ("status", "message"):
-                    continue
-                if not isinstance(ds, h5py.Dataset) or ds.shape != status.shape:
-                    raise TableError(f"{where}: {key!r} is not a dataset over the axes {axis_names}")
-                if ds.dtype.kind == "O" or _text(ds.attrs.get("kind", "")) == "text":
-                    texts[key] = np.vectorize(_text, otypes=[object])(ds[()]) if ds.size else ds[()].astype(object)
-                elif ds.dtype.kind in "fiu":
-                    metrics[key] = ds[()].astype(np.float64)
-                else:
-                    raise TableError(f"{where}: metric {key!r} is not numeric ({ds.dtype})")
-                munits[key] = _text(ds.attrs.get("units", "-"))
-                mdesc[key] = _text(ds.attrs.get("description", ""))
-            if "message" in g:
-                if g["message"].shape != status.shape:
-                    raise TableError(f"{where}: message does not match status")
-                msg = np.vectorize(_text, otypes=[object])(g["message"][()]) if status.size else np.full(status.shape, "", object)
-            else:
-                msg = np.full(status.shape, "", dtype=object)
-            self._tables[name] = OperationTable(name, axes, units, metrics, munits, mdesc, status[()], msg,
-                                                {k: _attr(v) for k, v in g.attrs.items()}, texts)
 
     @property
     def operations(self) -> list[str]:
@@ -260,6 +215,64 @@ class Tables:
         data["status"] = xr.Variable(dims, t.status)
         return xr.Dataset(data, coords=coords, attrs={k: (v if isinstance(v, (str, int, float)) else str(v))
                                                       for k, v in t.attrs.items()})
+
+
+def _read_group(where: str, name: str, g) -> OperationTable:
+    """One operation group, checked: an integer ``status`` with one scale per dimension, axes that
+    match it, metrics (numeric or text) of its shape."""
+    import h5py
+
+    if not isinstance(g, h5py.Group):
+        raise TableError(f"{where}: is not an operation group")
+    if "status" not in g or not isinstance(g["status"], h5py.Dataset):
+        raise TableError(f"{where}: has no status dataset (not an operation table)")
+    status = g["status"]
+    if status.dtype.kind not in "iu":
+        raise TableError(f"{where}: status is not an integer dataset")
+    axes, units = _read_axes(where, g, status)
+    metrics, munits, mdesc, texts = {}, {}, {}, {}
+    for key, ds in g.items():
+        if key in axes or key in ("status", "message"):
+            continue
+        if not isinstance(ds, h5py.Dataset) or ds.shape != status.shape:
+            raise TableError(f"{where}: {key!r} is not a dataset over the axes {list(axes)}")
+        if ds.dtype.kind == "O" or _text(ds.attrs.get("kind", "")) == "text":
+            texts[key] = _texts(ds[()])
+        elif ds.dtype.kind in "fiu":
+            metrics[key] = ds[()].astype(np.float64)
+        else:
+            raise TableError(f"{where}: metric {key!r} is not numeric ({ds.dtype})")
+        munits[key] = _text(ds.attrs.get("units", "-"))
+        mdesc[key] = _text(ds.attrs.get("description", ""))
+    msg = np.full(status.shape, "", dtype=object)
+    if "message" in g:
+        if g["message"].shape != status.shape:
+            raise TableError(f"{where}: message does not match status")
+        msg = _texts(g["message"][()])
+    return OperationTable(name, axes, units, metrics, munits, mdesc, status[()], msg,
+                          {k: _attr(v) for k, v in g.attrs.items()}, texts)
+
+
+def _read_axes(where: str, g, status) -> tuple[dict, dict]:
+    axes, units = {}, {}
+    for i, d in enumerate(status.dims):
+        if len(d) != 1:
+            raise TableError(f"{where}: dimension {i} of status has {len(d)} scales attached (expected 1)")
+        a = d.label or (d[0].name.rsplit("/", 1)[-1])
+        if a not in g or g[a].ndim != 1 or len(g[a]) != status.shape[i]:
+            raise TableError(f"{where}: axis {a!r} does not match dimension {i} of status")
+        raw = g[a][()]
+        axes[a] = np.array([_text(v) for v in raw]) if g[a].dtype.kind == "O" else raw.astype(float)
+        if axes[a].dtype.kind == "f" and not np.all(np.isfinite(axes[a])):
+            raise TableError(f"{where}: axis {a!r} has non-finite values")
+        if len(set(axes[a].tolist())) != len(axes[a]):
+            raise TableError(f"{where}: axis {a!r} has duplicate values")
+        units[a] = _text(g[a].attrs.get("units", "-"))
+    return axes, units
+
+
+def _texts(values: np.ndarray) -> np.ndarray:
+    return np.vectorize(_text, otypes=[object])(values) if values.size else values.astype(object)
 
 
 def _text(value):
