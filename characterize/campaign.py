@@ -187,7 +187,33 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
         raise CampaignError(source, "TOML", f"is malformed ({exc})") from None
     except RecursionError:
         raise CampaignError(source, "TOML", "is nested too deeply") from None
-    values: dict[str, dict] = {}
+    values = _schema_values(data)
+    tech = _check_shared(values)
+    ops_raw = data.get("operations")
+    if not isinstance(ops_raw, dict) or not ops_raw:
+        raise CampaignError("operations", ops_raw, "must hold at least one [operations.NAME] table")
+    ops, total_points = [], 0
+    limit = values["simulator"]["max_points"]
+    for name, body in ops_raw.items():
+        op = _parse_operation(name, body, values)
+        count = _point_count(op, values["axes"])
+        total_points += count
+        if total_points > limit:
+            raise CampaignError("simulator.max_points", limit,
+                                f"is exceeded: the campaign has more than {total_points:,} points "
+                                f"(operations.{name} alone {count:,}); raise [simulator] max_points to allow it")
+        ops.append(op)
+    c, sim = values["campaign"], values["simulator"]
+    return Campaign(name=c["name"], description=c["description"], technology=tech.name,
+                    rram_model=values["rram"]["model"], rram_parameter_set=values["rram"]["parameter_set"],
+                    timeout_s=sim["timeout_s"], retries=sim["retries"], max_points=limit,
+                    seed=values["seeds"]["variability"], shared_axes=dict(values["axes"]), operations=tuple(ops),
+                    toml_text=text)
+
+
+def _schema_values(data: dict) -> dict[str, dict]:
+    """Every section and key of :data:`SCHEMA` from the TOML data (defaults filled in, types checked);
+    unknown sections and keys are errors."""
     for section, raw in data.items():
         if section == "operations":
             continue
@@ -198,6 +224,7 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
         for key in raw:
             if key not in SCHEMA[section]:
                 raise CampaignError(f"{section}.{key}", raw[key], f"is not a key of [{section}] ({', '.join(SCHEMA[section])})")
+    values: dict[str, dict] = {}
     for section, fields in SCHEMA.items():
         values[section] = {}
         for key, (kind, _unit, _doc, default) in fields.items():
@@ -205,28 +232,33 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
             if raw is None:
                 raise CampaignError(f"{section}.{key}", None, "is required")
             values[section][key] = _check_type(f"{section}.{key}", raw, kind)
-    c = values["campaign"]
+    return values
+
+
+def _check_shared(values: dict[str, dict]):
+    """Ranges of the shared axes and simulator settings, the technology and the RRAM model."""
     try:
-        tech = get_technology(c["technology"])
+        tech = get_technology(values["campaign"]["technology"])
     except NetlistValueError as exc:
-        raise CampaignError("campaign.technology", c["technology"], exc.reason) from None
+        raise CampaignError("campaign.technology", values["campaign"]["technology"], exc.reason) from None
+    axes, sim = values["axes"], values["simulator"]
     for axis in ("corner", "vdd", "temperature"):
-        _check_unique(f"axes.{axis}", values["axes"][axis])
-    for corner in values["axes"]["corner"]:
+        _check_unique(f"axes.{axis}", axes[axis])
+    for corner in axes["corner"]:
         if corner not in tech.corners:
             raise CampaignError("axes.corner", corner, f"is not a corner of {tech.name} ({', '.join(tech.corners)})")
-    for v in values["axes"]["vdd"]:
+    for v in axes["vdd"]:
         if not 0 < v <= 5.5:
             raise CampaignError("axes.vdd", v, "must be within (0, 5.5] V")
-    for v in values["axes"]["temperature"]:
+    for v in axes["temperature"]:
         if not -273.15 < v <= 200:
             raise CampaignError("axes.temperature", v, "must be within (-273.15, 200] degC")
-    if not 0 <= values["simulator"]["retries"] <= 3:
-        raise CampaignError("simulator.retries", values["simulator"]["retries"], "must be within 0..3")
-    if not 0.1 <= values["simulator"]["timeout_s"] <= 7 * 86400:
-        raise CampaignError("simulator.timeout_s", values["simulator"]["timeout_s"], "must be within [0.1, 604800] s")
-    if values["simulator"]["max_points"] < 1:
-        raise CampaignError("simulator.max_points", values["simulator"]["max_points"], "must be >= 1")
+    if not 0 <= sim["retries"] <= 3:
+        raise CampaignError("simulator.retries", sim["retries"], "must be within 0..3")
+    if not 0.1 <= sim["timeout_s"] <= 7 * 86400:
+        raise CampaignError("simulator.timeout_s", sim["timeout_s"], "must be within [0.1, 604800] s")
+    if sim["max_points"] < 1:
+        raise CampaignError("simulator.max_points", sim["max_points"], "must be >= 1")
     from rram_models import ModelParameterError, get_model
     try:
         model = get_model(values["rram"]["model"])
@@ -235,77 +267,73 @@ def parse_campaign(text: str, source: str = "campaign") -> Campaign:
     if values["rram"]["parameter_set"] not in model.parameter_sets:
         raise CampaignError("rram.parameter_set", values["rram"]["parameter_set"],
                             f"is not a parameter set of {model.name} ({', '.join(model.parameter_sets)})")
-    ops_raw = data.get("operations")
-    if not isinstance(ops_raw, dict) or not ops_raw:
-        raise CampaignError("operations", ops_raw, "must hold at least one [operations.NAME] table")
-    ops = []
-    total_points = 0
-    for name, body in ops_raw.items():
-        if name not in OPERATIONS:
-            raise CampaignError(f"operations.{name}", name, f"is not an operation ({', '.join(OPERATIONS)})")
-        if not isinstance(body, dict):
-            raise CampaignError(f"operations.{name}", body, "must be a table")
-        for key in body:
-            if key not in OPERATION_KEYS:
-                raise CampaignError(f"operations.{name}.{key}", body[key], f"is not a key ({', '.join(OPERATION_KEYS)})")
-        tb_name, fixed0 = OPERATIONS[name].testbench.name, dict(OPERATIONS[name].fixed)
-        tb = get_testbench(tb_name)
-        tb_fields = {f.name for f in dataclasses.fields(tb.params_type)}
-        axes = dict(_check_type(f"operations.{name}.axes", body.get("axes", {}), "table"))
-        params = _check_type(f"operations.{name}.params", body.get("params", {}), "table")
-        for key, vals in axes.items():
-            if key not in tb_fields:
-                raise CampaignError(f"operations.{name}.axes.{key}", vals, f"is not a parameter of {tb_name} ({', '.join(sorted(tb_fields))})")
-            if key in SHARED_AXES.values():
-                raise CampaignError(f"operations.{name}.axes.{key}", vals, "is a shared axis: set it in [axes]")
-            if not isinstance(vals, list) or not vals:
-                raise CampaignError(f"operations.{name}.axes.{key}", vals, "must be a non-empty list")
-            if key in fixed0:
-                raise CampaignError(f"operations.{name}.axes.{key}", vals,
-                                    f"is fixed to {fixed0[key]!r} by the operation {name}")
-            # every value in its canonical form (0xff and 255 are one word; 3e-9 and "3e-9" one
-            # time), validated by the testbench's own parser; then each may appear once
-            canonical = []
-            for k, v in enumerate(vals):
-                try:
-                    canonical.append(getattr(parse_params(tb, {key: v}), key))
-                except NetlistValueError as exc:
-                    raise CampaignError(f"operations.{name}.axes.{key}[{k}]", v, exc.reason) from None
-            _check_unique(f"operations.{name}.axes.{key}", canonical)
-            axes[key] = canonical
-        for key in params:
-            if key not in tb_fields:
-                raise CampaignError(f"operations.{name}.params.{key}", params[key], f"is not a parameter of {tb_name}")
-            if key in fixed0:
-                raise CampaignError(f"operations.{name}.params.{key}", params[key],
-                                    f"is fixed to {fixed0[key]!r} by the operation {name}")
-        fixed = dict(fixed0)
-        fixed.update(params)
-        if "model" in tb_fields and "parameter_set" in tb_fields:  # every operation with an RRAM cell
-            if "model" in axes or "parameter_set" in axes:
-                raise CampaignError(f"operations.{name}.axes", "model", "the RRAM model is set in [rram], not an axis")
-            fixed.setdefault("model", values["rram"]["model"])
-            fixed.setdefault("parameter_set", values["rram"]["parameter_set"])
-        count = 1
-        for param, shared in ((p_, a_) for a_, p_ in SHARED_AXES.items()):
-            if param in tb_fields and param not in fixed:
-                count *= len(values["axes"][shared])
-        for vals in axes.values():
-            count *= len(vals)
-        total_points += count
-        if total_points > values["simulator"]["max_points"]:
-            raise CampaignError("simulator.max_points", values["simulator"]["max_points"],
-                                f"is exceeded: the campaign has more than {total_points:,} points "
-                                f"(operations.{name} alone {count:,}); raise [simulator] max_points to allow it")
-        if "seed" in tb_fields:
-            fixed.setdefault("seed", values["seeds"]["variability"])
-        ops.append(OperationSpec(name, tb_name, fixed, dict(axes)))
-    return Campaign(name=c["name"], description=c["description"], technology=tech.name,
-                    rram_model=values["rram"]["model"], rram_parameter_set=values["rram"]["parameter_set"],
-                    timeout_s=values["simulator"]["timeout_s"], retries=values["simulator"]["retries"],
-                    max_points=values["simulator"]["max_points"],
-                    seed=values["seeds"]["variability"], shared_axes=dict(values["axes"]), operations=tuple(ops),
-                    toml_text=text)
+    return tech
+
+
+def _parse_operation(name: str, body, values: dict[str, dict]) -> OperationSpec:
+    """One ``[operations.NAME]`` table: its axes (canonical, unique) and fixed parameters."""
+    if name not in OPERATIONS:
+        raise CampaignError(f"operations.{name}", name, f"is not an operation ({', '.join(OPERATIONS)})")
+    if not isinstance(body, dict):
+        raise CampaignError(f"operations.{name}", body, "must be a table")
+    for key in body:
+        if key not in OPERATION_KEYS:
+            raise CampaignError(f"operations.{name}.{key}", body[key], f"is not a key ({', '.join(OPERATION_KEYS)})")
+    tb, fixed0 = OPERATIONS[name].testbench, dict(OPERATIONS[name].fixed)
+    tb_fields = {f.name for f in dataclasses.fields(tb.params_type)}
+    axes = dict(_check_type(f"operations.{name}.axes", body.get("axes", {}), "table"))
+    params = _check_type(f"operations.{name}.params", body.get("params", {}), "table")
+    for key, vals in axes.items():
+        where = f"operations.{name}.axes.{key}"
+        if key not in tb_fields:
+            raise CampaignError(where, vals, f"is not a parameter of {tb.name} ({', '.join(sorted(tb_fields))})")
+        if key in SHARED_AXES.values():
+            raise CampaignError(where, vals, "is a shared axis: set it in [axes]")
+        if not isinstance(vals, list) or not vals:
+            raise CampaignError(where, vals, "must be a non-empty list")
+        if key in fixed0:
+            raise CampaignError(where, vals, f"is fixed to {fixed0[key]!r} by the operation {name}")
+        axes[key] = _canonical_axis(where, tb, key, vals)
+    for key in params:
+        if key not in tb_fields:
+            raise CampaignError(f"operations.{name}.params.{key}", params[key], f"is not a parameter of {tb.name}")
+        if key in fixed0:
+            raise CampaignError(f"operations.{name}.params.{key}", params[key],
+                                f"is fixed to {fixed0[key]!r} by the operation {name}")
+    fixed = {**fixed0, **params}
+    if "model" in tb_fields and "parameter_set" in tb_fields:  # every operation with an RRAM cell
+        if "model" in axes or "parameter_set" in axes:
+            raise CampaignError(f"operations.{name}.axes", "model", "the RRAM model is set in [rram], not an axis")
+        fixed.setdefault("model", values["rram"]["model"])
+        fixed.setdefault("parameter_set", values["rram"]["parameter_set"])
+    if "seed" in tb_fields:
+        fixed.setdefault("seed", values["seeds"]["variability"])
+    return OperationSpec(name, tb.name, fixed, axes)
+
+
+def _canonical_axis(where: str, tb: Testbench, key: str, vals: list) -> list:
+    """Every value in its canonical form (0xff and 255 are one word; 3e-9 and "3e-9" one time),
+    validated by the testbench's own parser; then each may appear once."""
+    canonical = []
+    for k, v in enumerate(vals):
+        try:
+            canonical.append(getattr(parse_params(tb, {key: v}), key))
+        except NetlistValueError as exc:
+            raise CampaignError(f"{where}[{k}]", v, exc.reason) from None
+    _check_unique(where, canonical)
+    return canonical
+
+
+def _point_count(op: OperationSpec, shared_axes: dict) -> int:
+    """Points of one operation: the shared axes its testbench has (and does not fix) x its own axes."""
+    fields = {f.name for f in dataclasses.fields(get_testbench(op.testbench).params_type)}
+    count = 1
+    for axis, param in SHARED_AXES.items():
+        if param in fields and param not in op.fixed:
+            count *= len(shared_axes[axis])
+    for vals in op.axes.values():
+        count *= len(vals)
+    return count
 
 
 def load_campaign(path: str | os.PathLike) -> Campaign:
