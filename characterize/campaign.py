@@ -585,9 +585,8 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
     points = plan(campaign)
     from rram_models import models_sha256
     models_hash = models_sha256()
-    cache = Cache(cache_dir or os.environ.get("BDPE_CACHE", ".bdpe-cache"))
+    cache = Cache(cache_dir or os.environ.get("BDPE_CACHE") or ".bdpe-cache")
     jobs = jobs or os.cpu_count() or 1
-    summary = RunSummary(points=len(points))
     client = pool = None
     try:
         if executor == "dask":
@@ -598,76 +597,13 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
             from .runtime import SimulationPool
             pool = SimulationPool(jobs)
             ngspice = pool.version()
-        keys = [point_key(p, ngspice) for p in points]
-        entries: dict[int, dict] = {}
-        todo = []
-        for i, key in enumerate(keys):
-            hit = cache.get(key)
-            if hit is not None:
-                entries[i] = hit
-                summary.cached += 1
-            else:
-                todo.append(i)
-        bar = _progress(len(points), progress)
-        if bar:
-            bar.update(summary.cached)
-
-        def record(i: int, entry: dict) -> None:
-            cache.put(keys[i], entry)
-            entries[i] = entry
-            summary.simulated += 1
-            summary.analysis_time_s += entry.get("analysis_time_s") or 0.0
-            if entry["status"] != 0:
-                summary.failed += 1
-                summary.failures.append((points[i].op, dict(points[i].coords), entry["message"]))
-            if entry["message"].startswith("retried"):
-                summary.retried += 1
-            if bar:
-                bar.update(1)
-                bar.set_postfix(done=summary.simulated, cached=summary.cached, failed=summary.failed)
-            if on_point:
-                on_point(keys[i], entry)
-
-        # group points by deck so a worker loads each deck once
-        todo.sort(key=lambda i: (points[i].spec.deck_key(), i))
+        rec = _Recorder(points, [point_key(p, ngspice) for p in points], cache, progress, on_point)
+        todo = sorted(rec.missing(), key=lambda i: (points[i].spec.deck_key(), i))  # by deck: each loads once
         if executor == "dask":
-            groups: dict[str, list[int]] = {}
-            for i in todo:
-                groups.setdefault(points[i].spec.deck_key(), []).append(i)
-            chunks = []
-            for idx in groups.values():
-                size = max(1, len(idx) // max(1, jobs))
-                chunks += [idx[k:k + max(size, 4)] for k in range(0, len(idx), max(size, 4))]
-            from dask.distributed import as_completed
-            futures = {client.submit(_dask_run_group, [(points[i].testbench, points[i].params, points[i].spec,
-                                                        campaign.retries) for i in chunk], pure=False): chunk
-                       for chunk in chunks}
-            for fut in as_completed(futures):
-                for i, entry in zip(futures[fut], fut.result()):
-                    record(i, entry)
+            _run_dask(client, points, todo, jobs, campaign.retries, rec.record)
         else:
-            pending = list(todo)
-            first_errors: dict[int, str] = {}
-            for attempt in range(campaign.retries + 1):
-                if not pending:
-                    break
-                specs = [points[i].spec if attempt == 0 else robust_spec(points[i].spec) for i in pending]
-                failed_now = []
-
-                def on_result(k, result, attempt=attempt, pending=pending, failed_now=failed_now):
-                    i = pending[k]
-                    tb = get_testbench(points[i].testbench)
-                    if not result.ok and attempt < campaign.retries:
-                        failed_now.append((i, result.error))
-                        first_errors.setdefault(i, result.error)
-                        return
-                    entry = finish_point(tb, points[i].params, result)
-                    record(i, retried_entry(entry, first_errors[i]) if i in first_errors else entry)
-
-                pool.map(specs, on_result=on_result)
-                pending = [i for i, _ in failed_now]
-        if bar:
-            bar.close()
+            _run_local(pool, points, todo, campaign.retries, rec.record)
+        rec.close()
     except BaseException:  # Ctrl-C or an error: workers are killed at once; finished points are cached
         if pool is not None:
             pool.close(kill=True)
@@ -678,10 +614,93 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
             pool.close()
         if client is not None:
             client.close()
-    tables = assemble_tables(campaign, points, [entries[i] for i in range(len(points))])
+    tables = assemble_tables(campaign, points, [rec.entries[i] for i in range(len(points))])
     write_tables(output, tables, root_attributes(campaign, ngspice, models_hash))
-    summary.wall_time_s = time.perf_counter() - t_start
-    return summary
+    rec.summary.wall_time_s = time.perf_counter() - t_start
+    return rec.summary
+
+
+class _Recorder:
+    """Cache lookups and the bookkeeping of finished points: each is cached at once (a killed
+    campaign resumes from it), counted, shown on the progress bar."""
+
+    def __init__(self, points: list[Point], keys: list[str], cache: Cache, progress: bool, on_point):
+        self.points, self.keys, self.cache, self.on_point = points, keys, cache, on_point
+        self.summary = RunSummary(points=len(points))
+        self.entries: dict[int, dict] = {}
+        for i, key in enumerate(keys):
+            hit = cache.get(key)
+            if hit is not None:
+                self.entries[i] = hit
+                self.summary.cached += 1
+        self.bar = _progress(len(points), progress)
+        if self.bar:
+            self.bar.update(self.summary.cached)
+
+    def missing(self) -> list[int]:
+        return [i for i in range(len(self.points)) if i not in self.entries]
+
+    def record(self, i: int, entry: dict) -> None:
+        s = self.summary
+        self.cache.put(self.keys[i], entry)
+        self.entries[i] = entry
+        s.simulated += 1
+        s.analysis_time_s += entry.get("analysis_time_s") or 0.0
+        if entry["status"] != 0:
+            s.failed += 1
+            s.failures.append((self.points[i].op, dict(self.points[i].coords), entry["message"]))
+        if entry["message"].startswith("retried"):
+            s.retried += 1
+        if self.bar:
+            self.bar.update(1)
+            self.bar.set_postfix(done=s.simulated, cached=s.cached, failed=s.failed)
+        if self.on_point:
+            self.on_point(self.keys[i], entry)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+
+
+def _run_dask(client, points: list[Point], todo: list[int], jobs: int, retries: int, record) -> None:
+    """Points grouped by deck in chunks; each chunk runs on one Dask worker's ngspice (with retries)."""
+    from dask.distributed import as_completed
+
+    groups: dict[str, list[int]] = {}
+    for i in todo:
+        groups.setdefault(points[i].spec.deck_key(), []).append(i)
+    chunks = []
+    for idx in groups.values():
+        size = max(max(1, len(idx) // max(1, jobs)), 4)
+        chunks += [idx[k:k + size] for k in range(0, len(idx), size)]
+    futures = {client.submit(_dask_run_group, [(points[i].testbench, points[i].params, points[i].spec, retries)
+                                               for i in chunk], pure=False): chunk for chunk in chunks}
+    for fut in as_completed(futures):
+        for i, entry in zip(futures[fut], fut.result()):
+            record(i, entry)
+
+
+def _run_local(pool, points: list[Point], todo: list[int], retries: int, record) -> None:
+    """All points on the local pool; the failed ones again with :func:`robust_spec`, up to ``retries``."""
+    pending = list(todo)
+    first_errors: dict[int, str] = {}
+    for attempt in range(retries + 1):
+        if not pending:
+            break
+        specs = [points[i].spec if attempt == 0 else robust_spec(points[i].spec) for i in pending]
+        failed_now: list[int] = []
+
+        def on_result(k, result, attempt=attempt, pending=pending, failed_now=failed_now):
+            i = pending[k]
+            if not result.ok and attempt < retries:
+                failed_now.append(i)
+                first_errors.setdefault(i, result.error)
+                return
+            entry = finish_point(get_testbench(points[i].testbench), points[i].params, result)
+            record(i, retried_entry(entry, first_errors[i]) if i in first_errors else entry)
+
+        pool.map(specs, on_result=on_result)
+        pending = failed_now
 
 
 MEASUREMENT_DEFINITIONS = (
