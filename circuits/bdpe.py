@@ -130,43 +130,16 @@ def rram_array(p: ArrayParams, tech: Technology) -> tuple[Subckt, list[str]]:
     """The array subcircuit and the RRAM subcircuits it needs (returned separately so several
     builders can share them). Ports: ``bl0.. sl0.. wl0..wl<K-1> vss`` (K = len(words));
     with ``dynamic`` also ``st<k>_<c>`` state outputs are *not* exported (probe via the cell nodes)."""
-    rows = check_int("rows", p.rows, min_value=1, max_value=4096)
-    cols = check_int("cols", p.cols, min_value=1, max_value=256)
-    words = tuple(check_int(f"words[{k}]", w, min_value=0, max_value=2 ** cols - 1) for k, w in enumerate(p.words))
-    if not 1 <= len(words) <= rows:
-        raise NetlistValueError("words", len(words), f"must give 1..{rows} rows")
-    check_choice("background", p.background, ("lrs", "hrs"))
-    segments = check_int("lumped_segments", p.lumped_segments, min_value=1, max_value=64)
-    for name in ("r_bl_per_cell_ohm", "c_bl_per_cell_F", "r_sl_per_cell_ohm", "c_sl_per_cell_F",
-                 "r_wl_per_cell_ohm", "c_wl_per_cell_F"):
-        check_number(name, getattr(p, name), min_value=0.0)
-    c = p.cell
-    w = check_number("access_w_um", c.access_w_um, min_value=0.42, max_value=100.0)
-    l = check_number("access_l_um", c.access_l_um, min_value=tech.min_length_um["nmos"], max_value=10.0)  # noqa: E741
-    model = get_model(c.model)
-    lrs, hrs, _, _ = cell_states(c)
+    rows, cols, words, w, l = _check_array(p, tech)  # noqa: E741
     key = _hash(p, tech.name)
-    subckts = []
-    if p.dynamic:
-        # switching model starting in the stored state (bit 1 = LRS)
-        subckts.append(model.subckt(f"rrd1_{key}", parameter_set=c.parameter_set, **{model.state_initial_name: lrs}))
-        subckts.append(model.subckt(f"rrd0_{key}", parameter_set=c.parameter_set, **{model.state_initial_name: hrs}))
-    subckts.append(model.static_subckt(f"rr1_{key}", lrs, parameter_set=c.parameter_set))
-    subckts.append(model.static_subckt(f"rr0_{key}", hrs, parameter_set=c.parameter_set))
-    background_state = lrs if p.background == "lrs" else hrs
-
     n_explicit = rows if p.full else len(words)
     n_lumped = rows - n_explicit
     groups = []
     if n_lumped:
-        segments = min(segments, n_lumped)
+        segments = min(p.lumped_segments, n_lumped)
         base, extra = divmod(n_lumped, segments)
         groups = [base + (1 if i < extra else 0) for i in range(segments)]
-    for size in sorted(set(groups)):
-        subckts.append(model.static_subckt(f"rrb{size}_{key}", background_state, parameter_set=c.parameter_set,
-                                           multiplier=size))
-    if p.full and rows > len(words):
-        subckts.append(model.static_subckt(f"rrb1_{key}", background_state, parameter_set=c.parameter_set))
+    subckts = _array_rram_subckts(p, key, groups)
 
     name = f"array_{rows}x{cols}_{key}"
     ports = [f"bl{i}" for i in range(cols)] + [f"sl{i}" for i in range(cols)] + [f"wl{k}" for k in range(len(words))] + ["vss"]
@@ -184,35 +157,80 @@ def rram_array(p: ArrayParams, tech: Technology) -> tuple[Subckt, list[str]]:
     # sites along each column, from the sense-amplifier end: lumped groups first (nearest), then
     # the explicit rows (farthest: worst-case bit-line RC for the rows that are read)
     sites = [("lumped", g) for g in groups]
-    explicit_rows = list(range(len(words)))
     if p.full:
         sites += [("background", 1)] * (rows - len(words))
-    sites += [("row", k) for k in explicit_rows]
+    sites += [("row", k) for k in range(len(words))]
     for col in range(cols):
-        bprev, sprev = f"bl{col}", f"sl{col}"
-        for j, (kind, arg) in enumerate(sites):
-            n_cells = arg if kind == "lumped" else 1
-            b, s = f"b{col}_{j}", f"s{col}_{j}"
-            lines.append(f"Rb{col}_{j} {bprev} {b} {fmt(max(p.r_bl_per_cell_ohm * n_cells, 1e-3))}")
-            lines.append(f"Rs{col}_{j} {sprev} {s} {fmt(max(p.r_sl_per_cell_ohm * n_cells, 1e-3))}")
-            if p.c_bl_per_cell_F > 0:
-                lines.append(f"Cb{col}_{j} {b} vss {fmt(p.c_bl_per_cell_F * n_cells)}")
-            if p.c_sl_per_cell_F > 0:
-                lines.append(f"Cs{col}_{j} {s} vss {fmt(p.c_sl_per_cell_F * n_cells)}")
-            mid = f"m{col}_{j}"
-            if kind == "row":
-                bit = (words[arg] >> col) & 1
-                if p.dynamic:
-                    lines.append(f"Xr{col}_{j} {b} {mid} st{arg}_{col} rrd{bit}_{key}")
-                else:
-                    lines.append(f"Xr{col}_{j} {b} {mid} rr{bit}_{key}")
-                lines.append(_nfet(tech, f"a{col}_{j}", mid, f"w{arg}_{col}", s, "vss", w, l))
-            else:
-                lines.append(f"Xr{col}_{j} {b} {mid} rrb{n_cells}_{key}")
-                lines.append(_nfet(tech, f"a{col}_{j}", mid, "vss", s, "vss", w, l, m=n_cells))
-            bprev, sprev = b, s
+        lines += _array_column(p, tech, col, sites, words, key, w, l)
     lines.append(f".ends {name}")
     return Subckt(name=name, ports=tuple(ports), text="\n".join(lines)), subckts
+
+
+def _check_array(p: ArrayParams, tech: Technology) -> tuple[int, int, tuple[int, ...], float, float]:
+    """Validated (rows, cols, words, access W, access L) of an array."""
+    rows = check_int("rows", p.rows, min_value=1, max_value=4096)
+    cols = check_int("cols", p.cols, min_value=1, max_value=256)
+    words = tuple(check_int(f"words[{k}]", w, min_value=0, max_value=2 ** cols - 1) for k, w in enumerate(p.words))
+    if not 1 <= len(words) <= rows:
+        raise NetlistValueError("words", len(words), f"must give 1..{rows} rows")
+    check_choice("background", p.background, ("lrs", "hrs"))
+    check_int("lumped_segments", p.lumped_segments, min_value=1, max_value=64)
+    for name in ("r_bl_per_cell_ohm", "c_bl_per_cell_F", "r_sl_per_cell_ohm", "c_sl_per_cell_F",
+                 "r_wl_per_cell_ohm", "c_wl_per_cell_F"):
+        check_number(name, getattr(p, name), min_value=0.0)
+    w = check_number("access_w_um", p.cell.access_w_um, min_value=0.42, max_value=100.0)
+    l = check_number("access_l_um", p.cell.access_l_um, min_value=tech.min_length_um["nmos"], max_value=10.0)  # noqa: E741
+    return rows, cols, words, w, l
+
+
+def _array_rram_subckts(p: ArrayParams, key: str, groups: list[int]) -> list[str]:
+    """The RRAM subcircuits of an array: stored 1/0 (static, or switching with ``dynamic``) and the
+    lumped background groups."""
+    c = p.cell
+    model = get_model(c.model)
+    lrs, hrs, _, _ = cell_states(c)
+    subckts = []
+    if p.dynamic:
+        # switching model starting in the stored state (bit 1 = LRS)
+        subckts.append(model.subckt(f"rrd1_{key}", parameter_set=c.parameter_set, **{model.state_initial_name: lrs}))
+        subckts.append(model.subckt(f"rrd0_{key}", parameter_set=c.parameter_set, **{model.state_initial_name: hrs}))
+    subckts.append(model.static_subckt(f"rr1_{key}", lrs, parameter_set=c.parameter_set))
+    subckts.append(model.static_subckt(f"rr0_{key}", hrs, parameter_set=c.parameter_set))
+    background_state = lrs if p.background == "lrs" else hrs
+    for size in sorted(set(groups)):
+        subckts.append(model.static_subckt(f"rrb{size}_{key}", background_state, parameter_set=c.parameter_set,
+                                           multiplier=size))
+    if p.full and p.rows > len(p.words):
+        subckts.append(model.static_subckt(f"rrb1_{key}", background_state, parameter_set=c.parameter_set))
+    return subckts
+
+
+def _array_column(p: ArrayParams, tech: Technology, col: int, sites, words, key: str, w: float, l: float) -> list[str]:  # noqa: E741
+    """Bit line and source line of column ``col`` with a 1T1R (or a lumped group) at every site."""
+    lines = []
+    bprev, sprev = f"bl{col}", f"sl{col}"
+    for j, (kind, arg) in enumerate(sites):
+        n_cells = arg if kind == "lumped" else 1
+        b, s = f"b{col}_{j}", f"s{col}_{j}"
+        lines.append(f"Rb{col}_{j} {bprev} {b} {fmt(max(p.r_bl_per_cell_ohm * n_cells, 1e-3))}")
+        lines.append(f"Rs{col}_{j} {sprev} {s} {fmt(max(p.r_sl_per_cell_ohm * n_cells, 1e-3))}")
+        if p.c_bl_per_cell_F > 0:
+            lines.append(f"Cb{col}_{j} {b} vss {fmt(p.c_bl_per_cell_F * n_cells)}")
+        if p.c_sl_per_cell_F > 0:
+            lines.append(f"Cs{col}_{j} {s} vss {fmt(p.c_sl_per_cell_F * n_cells)}")
+        mid = f"m{col}_{j}"
+        if kind == "row":
+            bit = (words[arg] >> col) & 1
+            if p.dynamic:
+                lines.append(f"Xr{col}_{j} {b} {mid} st{arg}_{col} rrd{bit}_{key}")
+            else:
+                lines.append(f"Xr{col}_{j} {b} {mid} rr{bit}_{key}")
+            lines.append(_nfet(tech, f"a{col}_{j}", mid, f"w{arg}_{col}", s, "vss", w, l))
+        else:
+            lines.append(f"Xr{col}_{j} {b} {mid} rrb{n_cells}_{key}")
+            lines.append(_nfet(tech, f"a{col}_{j}", mid, "vss", s, "vss", w, l, m=n_cells))
+        bprev, sprev = b, s
+    return lines
 
 
 @dataclass(frozen=True)
