@@ -337,66 +337,29 @@ def evaluate(net: Network, platform: Platform, bdpe: BDPEConfig | None = None, *
     chk_cycles, dpm_cycles = bdpe.cycles(platform.f_clk_Hz)
     seq_cycles = platform.sequence_cycles(chk_cycles, dpm_cycles)
     n_insts = {k: len(v) for k, v in sequences().items()}
-    n_loads = {k: sum(1 for s in v if s[3] == "load") for k, v in sequences().items()}
     hits_by_layer = profile_fill(net, bdpe.rram_words, bdpe.rram_usage)
+    layers = [_layer_costs(s, hits_by_layer.get(s.index, 0.0), platform, cal, bdpe, seq_cycles) for s in net.shapes()]
 
-    layers = []
-    tot = {k: 0.0 for k in ("bb_cyc", "bb_ins", "bb_rd", "bd_cyc", "bd_ins", "bd_rd", "hits", "rest", "e_bdpe")}
-    for s in net.shapes():
-        hits = hits_by_layer.get(s.index, 0.0)
-        misses = s.bdps - hits
-        rest_cycles = (s.float_macs + s.out_elements) * cal.rest_cycles_per_unit
-        base_cyc = s.bdps * seq_cycles["baseline"]
-        bdpe_cyc = hits * seq_cycles["hit"] + misses * seq_cycles["miss"]
-        e_bdpe = hits * bdpe.rram_energy_J + misses * bdpe.register_energy_J
-        # per-layer core energy: BDP cycles active, the rest with the calibrated idle share; LLC and
-        # DRAM energy appear in the totals only
-        f_idle = cal.idle_fraction_of_rest
-        e_rest = rest_cycles * ((1 - f_idle) * platform.e_active_J + f_idle * platform.e_idle_J + platform.e_static_J)
-        e_cyc = platform.e_active_J + platform.e_static_J
-        layers.append({
-            "index": s.index, "name": s.name, "kind": s.layer.kind, "binary": s.binary,
-            "in_shape": list(s.in_shape), "out_shape": list(s.out_shape),
-            "words_per_filter": s.words_per_filter, "kernel_words": s.kernel_words,
-            "bdps": s.bdps, "rram_hits": hits, "float_macs": s.float_macs,
-            "baseline": {"cycles": base_cyc + rest_cycles, "bdp_cycles": base_cyc,
-                         "instructions": s.bdps * n_insts["baseline"], "l1d_reads": s.bdps * n_loads["baseline"],
-                         "energy_J": base_cyc * e_cyc + e_rest},
-            "bdpe": {"cycles": bdpe_cyc + rest_cycles, "bdp_cycles": bdpe_cyc,
-                     "instructions": hits * n_insts["hit"] + misses * n_insts["miss"],
-                     "l1d_reads": hits * n_loads["hit"] + misses * n_loads["miss"],
-                     "energy_J": bdpe_cyc * e_cyc + e_rest + e_bdpe, "bdpe_unit_energy_J": e_bdpe},
-            "rest_cycles": rest_cycles,
-        })
-        tot["bb_cyc"] += base_cyc
-        tot["bb_ins"] += s.bdps * n_insts["baseline"]
-        tot["bb_rd"] += s.bdps * n_loads["baseline"]
-        tot["bd_cyc"] += bdpe_cyc
-        tot["bd_ins"] += hits * n_insts["hit"] + misses * n_insts["miss"]
-        tot["bd_rd"] += hits * n_loads["hit"] + misses * n_loads["miss"]
-        tot["hits"] += hits
-        tot["rest"] += rest_cycles
-        tot["e_bdpe"] += e_bdpe
+    def total(run: str, key: str) -> float:  # the totals are sums of the layers, nothing computed twice
+        t = 0.0
+        for layer in layers:
+            t += layer[run][key]
+        return t
 
     n = net.bdps()
-    _, params = _rest_work(net)
-    setup = params * cal.setup_cycles_per_param
-    baseline = _totals(platform, cal, tot["bb_cyc"], tot["bb_ins"], tot["bb_rd"], n, tot["rest"], setup, 0.0)
-    with_bdpe = _totals(platform, cal, tot["bd_cyc"], tot["bd_ins"], tot["bd_rd"], 0.0, tot["rest"], setup,
-                        tot["e_bdpe"])
-    gain = {
-        "performance": (baseline["time_s"] - with_bdpe["time_s"]) / baseline["time_s"],
-        "energy": (baseline["energy_J"] - with_bdpe["energy_J"]) / baseline["energy_J"],
-        "energy_with_dram": (baseline["energy_with_dram_J"] - with_bdpe["energy_with_dram_J"])
-                            / baseline["energy_with_dram_J"],
-        "mem_access_reduction_per_bdp": (baseline["l1d_reads"] - with_bdpe["l1d_reads"]) / n if n else 0.0,
-        "mem_access_reduction_total": (baseline["l1d_reads"] - with_bdpe["l1d_reads"]) / baseline["l1d_reads"],
-    }
+    rest = total("rest", "cycles")
+    setup = _rest_work(net)[1] * cal.setup_cycles_per_param
+    baseline = _totals(platform, cal, total("baseline", "bdp_cycles"), total("baseline", "instructions"),
+                       total("baseline", "l1d_reads"), n, rest, setup, 0.0)
+    with_bdpe = _totals(platform, cal, total("bdpe", "bdp_cycles"), total("bdpe", "instructions"),
+                        total("bdpe", "l1d_reads"), 0.0, rest, setup, total("bdpe", "bdpe_unit_energy_J"))
+    for layer in layers:
+        layer["rest_cycles"] = layer.pop("rest")["cycles"]
     result = EvaluationResult(
         network=net.name, platform=platform.name, bdp_ops=n, kernel_words=net.kernel_words(),
         rram_words=bdpe.rram_words if bdpe.rram_usage is None else None,
-        bdpe_usage=tot["hits"] / n if n else 0.0,
-        baseline=baseline, bdpe=with_bdpe, gain=gain, layers=layers,
+        bdpe_usage=sum(layer["rram_hits"] for layer in layers) / n if n else 0.0,
+        baseline=baseline, bdpe=with_bdpe, gain=_gains(baseline, with_bdpe, n), layers=layers,
         bdpe_config={"source": bdpe.source, "rram_latency_s": bdpe.rram_latency_s,
                      "register_latency_s": bdpe.register_latency_s, "rram_energy_J": bdpe.rram_energy_J,
                      "register_energy_J": bdpe.register_energy_J, "chk_cycles": chk_cycles, "dpm_cycles": dpm_cycles},
@@ -404,12 +367,53 @@ def evaluate(net: Network, platform: Platform, bdpe: BDPEConfig | None = None, *
                "latency_cycles": dict(platform.latency_cycles), "fitted_to": f"baseline run of {platform.baseline_run.network}",
                "rest_cycles_per_unit": cal.rest_cycles_per_unit, "setup_cycles": setup},
     )
-    if latency_sweep:
-        for cycles in latency_sweep:
-            swept = evaluate(net, platform, replace(bdpe, latency_cycles_override=cycles), latency_sweep=())
-            result.latency_sweep.append({"bdpe_latency_cycles": cycles, "performance": swept.gain["performance"],
-                                         "energy": swept.gain["energy"]})
+    for cycles in latency_sweep:  # the same evaluation with the BDPE latency forced to N cycles
+        swept = evaluate(net, platform, replace(bdpe, latency_cycles_override=cycles), latency_sweep=())
+        result.latency_sweep.append({"bdpe_latency_cycles": cycles, "performance": swept.gain["performance"],
+                                     "energy": swept.gain["energy"]})
     return result
+
+
+def _layer_costs(s, hits: float, platform: Platform, cal: _Calibration, bdpe: BDPEConfig,
+                 seq_cycles: dict[str, float]) -> dict:
+    """One layer's costs in both runs (a temporary ``rest`` entry holds the non-BDP cycles)."""
+    n_insts = {k: len(v) for k, v in sequences().items()}
+    n_loads = {k: sum(1 for x in v if x[3] == "load") for k, v in sequences().items()}
+    misses = s.bdps - hits
+    rest_cycles = (s.float_macs + s.out_elements) * cal.rest_cycles_per_unit
+    base_cyc = s.bdps * seq_cycles["baseline"]
+    bdpe_cyc = hits * seq_cycles["hit"] + misses * seq_cycles["miss"]
+    e_bdpe = hits * bdpe.rram_energy_J + misses * bdpe.register_energy_J
+    # per-layer core energy: BDP cycles active, the rest with the calibrated idle share; LLC and
+    # DRAM energy appear in the totals only
+    f_idle = cal.idle_fraction_of_rest
+    e_rest = rest_cycles * ((1 - f_idle) * platform.e_active_J + f_idle * platform.e_idle_J + platform.e_static_J)
+    e_cyc = platform.e_active_J + platform.e_static_J
+    return {
+        "index": s.index, "name": s.name, "kind": s.layer.kind, "binary": s.binary,
+        "in_shape": list(s.in_shape), "out_shape": list(s.out_shape),
+        "words_per_filter": s.words_per_filter, "kernel_words": s.kernel_words,
+        "bdps": s.bdps, "rram_hits": hits, "float_macs": s.float_macs,
+        "baseline": {"cycles": base_cyc + rest_cycles, "bdp_cycles": base_cyc,
+                     "instructions": s.bdps * n_insts["baseline"], "l1d_reads": s.bdps * n_loads["baseline"],
+                     "energy_J": base_cyc * e_cyc + e_rest},
+        "bdpe": {"cycles": bdpe_cyc + rest_cycles, "bdp_cycles": bdpe_cyc,
+                 "instructions": hits * n_insts["hit"] + misses * n_insts["miss"],
+                 "l1d_reads": hits * n_loads["hit"] + misses * n_loads["miss"],
+                 "energy_J": bdpe_cyc * e_cyc + e_rest + e_bdpe, "bdpe_unit_energy_J": e_bdpe},
+        "rest": {"cycles": rest_cycles},
+    }
+
+
+def _gains(baseline: dict, with_bdpe: dict, n: int) -> dict:
+    return {
+        "performance": (baseline["time_s"] - with_bdpe["time_s"]) / baseline["time_s"],
+        "energy": (baseline["energy_J"] - with_bdpe["energy_J"]) / baseline["energy_J"],
+        "energy_with_dram": (baseline["energy_with_dram_J"] - with_bdpe["energy_with_dram_J"])
+                            / baseline["energy_with_dram_J"],
+        "mem_access_reduction_per_bdp": (baseline["l1d_reads"] - with_bdpe["l1d_reads"]) / n if n else 0.0,
+        "mem_access_reduction_total": (baseline["l1d_reads"] - with_bdpe["l1d_reads"]) / baseline["l1d_reads"],
+    }
 
 
 def bdpe_config_from_tables(tables, *, corner: str = "tt", vdd: float = 1.8, temperature: float = 27.0,
