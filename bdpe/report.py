@@ -19,9 +19,17 @@ import numpy as np
 
 __all__ = ["make_report", "PAPER"]
 
-PAPER = {"performance": 0.113, "energy": 0.074, "mem_access": 0.107, "area": "< 0.3 % of the CPU",
-         "rram_latency_s": 408e-12, "rram_energy_J": 0.506e-12, "register_latency_s": 214e-12,
-         "register_energy_J": 0.691e-12}
+def _paper() -> dict:
+    """The paper's published figures: its headline gains, and the DotP unit's numbers as the
+    platform model holds them (``system_model.PUBLISHED_DOTP``: one source for both)."""
+    from system_model import PUBLISHED_DOTP as p
+
+    return {"performance": 0.113, "energy": 0.074, "mem_access": 0.107, "area": "< 0.3 % of the CPU",
+            "rram_latency_s": p.rram_latency_s, "rram_energy_J": p.rram_energy_J,
+            "register_latency_s": p.register_latency_s, "register_energy_J": p.register_energy_J}
+
+
+PAPER = _paper()
 
 
 @dataclass
@@ -123,117 +131,186 @@ def make_report(tables_path: str | os.PathLike, out_dir: str | os.PathLike, *, p
         raise
 
 
+@dataclass
+class _Ctx:
+    """What every report section reads: the tables, the operating point, the evaluations."""
+
+    tables: object
+    out: Path
+    doc: _Doc
+    summary: dict
+    say: object
+    tname: str
+    chash: str
+    corner: str
+    vdd: float
+    temperature: float
+    platform: object = None
+    sky: object = None
+    pub: dict = None
+    ours: dict = None
+
+    @property
+    def point(self) -> str:
+        return f"{self.corner}/{self.vdd:g} V/{self.temperature:g} C"
+
+    def src(self, op: str, where: str) -> str:
+        return f"{self.tname}:{op} @ {where}, campaign {self.chash}"
+
+    def fixed(self, op: str) -> dict:
+        """The fixed testbench parameters an operation's table records."""
+        try:
+            return json.loads(self.tables.table(op).attrs.get("fixed_parameters", "{}"))
+        except ValueError:
+            return {}
+
+
 def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, corner: str, vdd: float,
                  temperature: float) -> dict:
     import matplotlib
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from characterize.tables import open_tables
-    from circuits.bdpe import BDPEParams, area_estimate
-    from circuits.technology import sky130
-    from system_model import (PUBLISHED_DOTP, available_networks, bdpe_config_from_tables, evaluate, get_network,
-                              get_platform)
 
-    say = progress or (lambda msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = open_tables(tables_path)
-    tname = Path(tables_path).name
-    chash = str(tables.attrs.get("campaign_sha256", ""))[:12]
-    src = lambda op, where: f"{tname}:{op} @ {where}, campaign {chash}"  # noqa: E731
-    point = f"{corner}/{vdd:g} V/{temperature:g} C"
-    doc = _Doc()
-    summary: dict = {"tables": str(tables_path), "campaign_sha256": tables.attrs.get("campaign_sha256"),
-                     "operating_point": point}
-    platform = get_platform("paper-a53")
+    ctx = _Ctx(tables=tables, out=out, doc=_Doc(), summary={}, say=progress or (lambda msg: None),
+               tname=Path(tables_path).name, chash=str(tables.attrs.get("campaign_sha256", ""))[:12],
+               corner=corner, vdd=vdd, temperature=temperature)
+    ctx.summary.update({"tables": str(tables_path), "campaign_sha256": tables.attrs.get("campaign_sha256"),
+                        "operating_point": ctx.point})
+    ctx.doc.h(1, "BDPE: RRAM binary dot-product engine, from SKY130 transistors to BNN inference")
+    ctx.doc.p(f"Tables: {tables_path} (campaign '{tables.attrs.get('campaign_name', '?')}', sha256 {ctx.chash}..., "
+              f"created {tables.attrs.get('created_utc', '?')}, {tables.attrs.get('ngspice_version', '')}, technology "
+              f"{tables.attrs.get('technology_source', '')}, git {str(tables.attrs.get('git_commit', ''))[:12]}). "
+              f"System figures use the paper-a53 platform model at operating point {ctx.point}.")
+    for section in (_section_reproduction, _section_sky130_vs_paper, _section_device, _section_sense,
+                    _section_bdpe_vdd, _section_layers, _section_capacity, _section_networks):
+        section(ctx)
+    _atomic_write(out / "report.md", ctx.doc.markdown())
+    _atomic_write(out / "report.html", ctx.doc.html("BDPE report"))
+    _atomic_write(out / "summary.json", json.dumps(ctx.summary, indent=1, default=float))
+    return ctx.summary
 
-    doc.h(1, "BDPE: RRAM binary dot-product engine, from SKY130 transistors to BNN inference")
-    doc.p(f"Tables: {tables_path} (campaign '{tables.attrs.get('campaign_name', '?')}', sha256 {chash}..., "
-          f"created {tables.attrs.get('created_utc', '?')}, {tables.attrs.get('ngspice_version', '')}, technology "
-          f"{tables.attrs.get('technology_source', '')}, git {str(tables.attrs.get('git_commit', ''))[:12]}). "
-          f"System figures use the paper-a53 platform model at operating point {point}.")
 
-    # ---- system level
-    say("evaluating networks")
-    sky = bdpe_config_from_tables(tables, corner=corner, vdd=vdd, temperature=temperature, source=src("bdpe_*", point))
+def _r_on_text(ctx: _Ctx) -> str:
+    """The LRS resistance of the cell the bdpe_rram table was simulated with, from its RRAM model."""
+    from rram_models import get_model
+
+    attrs = ctx.tables.table("bdpe_rram").attrs
+    try:
+        model = get_model(str(attrs.get("rram_model", "stanford-pku")))
+        r_on, _ = sorted(model.r_on_off(0.2, model.resolve(str(attrs.get("rram_parameter_set", "sky130-1t1r")))))
+    except (ValueError, KeyError):
+        return "an RRAM"
+    return f"a {_si(r_on, 'Ohm')} LRS ({model.name}/{attrs.get('rram_parameter_set')})"
+
+
+def _section_reproduction(ctx: _Ctx) -> None:
+    from circuits.bdpe import BDPEParams, area_estimate
+    from circuits.technology import sky130
+    from system_model import PUBLISHED_DOTP, bdpe_config_from_tables, evaluate, get_network, get_platform
+
+    ctx.say("evaluating networks")
+    ctx.platform = get_platform("paper-a53")
+    ctx.sky = bdpe_config_from_tables(ctx.tables, corner=ctx.corner, vdd=ctx.vdd, temperature=ctx.temperature,
+                                      source=ctx.src("bdpe_*", ctx.point))
     yolo = get_network("yolov3-tiny")
-    pub = evaluate(yolo, platform, PUBLISHED_DOTP).to_dict()
-    ours = evaluate(yolo, platform, sky).to_dict()
-    summary["yolov3_tiny_published_dotp"] = pub["gain"]
-    summary["yolov3_tiny_sky130"] = ours["gain"]
+    ctx.pub = evaluate(yolo, ctx.platform, PUBLISHED_DOTP).to_dict()
+    ctx.ours = evaluate(yolo, ctx.platform, ctx.sky).to_dict()
+    ctx.summary["yolov3_tiny_published_dotp"] = ctx.pub["gain"]
+    ctx.summary["yolov3_tiny_sky130"] = ctx.ours["gain"]
     area = area_estimate(BDPEParams(), sky130())
-    summary["area_um2"] = area["total_um2"]
-
-    doc.h(2, "Reproduction of the paper (YOLOv3-tiny, 416x416, 128 RRAM words)")
-    g, go = pub["gain"], ours["gain"]
-    doc.table(["quantity", "paper (28 nm)", "ours, published DotP numbers", f"ours, SKY130 tables @ {point}", "source"], [
+    ctx.summary["area_um2"] = area["total_um2"]
+    ctx.summary["area_blocks_um2"] = {k: v for k, v in area.items() if k.endswith("_um2")}
+    g, go, point = ctx.pub["gain"], ctx.ours["gain"], ctx.point
+    ctx.doc.h(2, "Reproduction of the paper (YOLOv3-tiny, 416x416, 128 RRAM words)")
+    ctx.doc.table(["quantity", "paper (28 nm)", "ours, published DotP numbers", f"ours, SKY130 tables @ {point}", "source"], [
         ["performance gain", _pct(PAPER["performance"]), _pct(g["performance"]), _pct(go["performance"]),
-         "system_model.evaluate; SKY130 column: " + src("bdpe_rram/bdpe_register latency_s, energy_J", point)],
+         "system_model.evaluate; SKY130 column: " + ctx.src("bdpe_rram/bdpe_register latency_s, energy_J", point)],
         ["energy-efficiency gain", _pct(PAPER["energy"]), _pct(g["energy"]), _pct(go["energy"]), "same"],
         ["memory accesses per BDP", f"-{100 * PAPER['mem_access']:.1f} %", f"-{100 * g['mem_access_reduction_per_bdp']:.2f} %",
          f"-{100 * go['mem_access_reduction_per_bdp']:.2f} %", "same"],
         ["BDPE area", PAPER["area"], "-", f"{area['total_um2'] / 1e6:.4f} mm^2 (SKY130 130 nm)",
          "circuits.bdpe.area_estimate (LEF sizes + cell model)"],
     ])
-    doc.p("Why they differ: with the published 28 nm DotP numbers both operations fit in one 2 GHz cycle and our "
-          "model lands within about a point of the paper (its instruction sequences and A53-class latencies are ours; "
-          "the paper publishes only totals). Our SKY130 engine is a 130 nm design with a 37 kOhm LRS cell read at "
-          "0.2 V: the RRAM path needs precharge + sensing + a 64-input standard-cell popcount, i.e. several ns, so "
-          "at 2 GHz each BDPE instruction costs several cycles and the gain shrinks or turns negative; the register "
-          "path is limited by the popcount alone. The area is not comparable as a fraction: we have no SKY130 CPU; "
-          f"in absolute terms the 1 KiB array is {area['array_um2'] / area['total_um2']:.0%} of it.")
+    ctx.doc.p("Why they differ: with the published 28 nm DotP numbers both operations fit in one 2 GHz cycle and our "
+              "model lands within about a point of the paper (its instruction sequences and A53-class latencies are "
+              f"ours; the paper publishes only totals). Our SKY130 engine is a 130 nm design with {_r_on_text(ctx)} "
+              "read at 0.2 V: the RRAM path needs precharge + sensing + a 64-input standard-cell popcount, i.e. "
+              "several ns, so at 2 GHz each BDPE instruction costs several cycles and the gain shrinks or turns "
+              "negative; the register path is limited by the popcount alone. The area is not comparable as a "
+              "fraction: we have no SKY130 CPU; in absolute terms the 1 KiB array is "
+              f"{area['array_um2'] / area['total_um2']:.0%} of it.")
+    ctx.doc.table(["block", "area (um^2)"], [[k.replace("_um2", ""), f"{v:,.0f}"]
+                                             for k, v in ctx.summary["area_blocks_um2"].items()])
+    ctx.doc.p("Area assumptions: standard cells from their LEF SIZE at 70 % placement density; custom transistors "
+              "(W + 0.5 um) x (L + 1 um); 1T1R cell (W + 0.5 um) x 0.92 um; reference columns' capacitance as MIM at "
+              "2 fF/um^2 (circuits.bdpe.area_estimate).")
 
-    # SKY130 vs paper
+
+def _section_sky130_vs_paper(ctx: _Ctx) -> None:
+    import matplotlib.pyplot as plt
+
     rows = []
     for op, lat_key, e_key in (("bdpe_rram", "rram_latency_s", "rram_energy_J"),
                                ("bdpe_register", "register_latency_s", "register_energy_J")):
-        lat = tables.lookup(op, "latency_s", corner=corner, vdd=vdd, temperature=temperature)
-        en = tables.lookup(op, "energy_J", corner=corner, vdd=vdd, temperature=temperature)
-        rows.append([op, _si(PAPER[lat_key], "s"), _si(lat, "s"), _si(PAPER[e_key], "J"), _si(en, "J"), src(op, point)])
-        summary[op] = {"latency_s": lat, "energy_J": en}
-    doc.h(2, "Our SKY130 BDPE next to the paper's 28 nm figures")
-    doc.table(["operation", "paper latency", "SKY130 latency", "paper energy", "SKY130 energy", "source"], rows)
+        lat = ctx.tables.lookup(op, "latency_s", corner=ctx.corner, vdd=ctx.vdd, temperature=ctx.temperature)
+        en = ctx.tables.lookup(op, "energy_J", corner=ctx.corner, vdd=ctx.vdd, temperature=ctx.temperature)
+        rows.append([op, _si(PAPER[lat_key], "s"), _si(lat, "s"), _si(PAPER[e_key], "J"), _si(en, "J"),
+                     ctx.src(op, ctx.point)])
+        ctx.summary[op] = {"latency_s": lat, "energy_J": en}
+    ctx.doc.h(2, "Our SKY130 BDPE next to the paper's 28 nm figures")
+    ctx.doc.table(["operation", "paper latency", "SKY130 latency", "paper energy", "SKY130 energy", "source"], rows)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    labels = ["RRAM path", "register path"]
     for ax, key, unit, scale in ((axes[0], "latency_s", "latency (ns)", 1e9), (axes[1], "energy_J", "energy (pJ)", 1e12)):
         paper = [PAPER["rram_" + key], PAPER["register_" + key]]
-        mine = [summary["bdpe_rram"][key], summary["bdpe_register"][key]]
+        mine = [ctx.summary["bdpe_rram"][key], ctx.summary["bdpe_register"][key]]
         x = np.arange(2)
         ax.bar(x - 0.2, np.array(paper) * scale, 0.4, label="paper, 28 nm FDSOI")
-        ax.bar(x + 0.2, np.array(mine) * scale, 0.4, label=f"ours, SKY130 @ {point}")
-        ax.set_xticks(x, labels)
+        ax.bar(x + 0.2, np.array(mine) * scale, 0.4, label=f"ours, SKY130 @ {ctx.point}")
+        ax.set_xticks(x, ["RRAM path", "register path"])
         ax.set_xlabel("BDPE operation")
         ax.set_ylabel(unit)
         ax.legend(fontsize=8)
-    _save(fig, out / "fig_sky130_vs_paper.png")
-    doc.fig(out / "fig_sky130_vs_paper.png", f"BDPE operations: paper (28 nm) vs ours ({src('bdpe_*', point)})")
+    _save(fig, ctx.out / "fig_sky130_vs_paper.png")
+    ctx.doc.fig(ctx.out / "fig_sky130_vs_paper.png",
+                f"BDPE operations: paper (28 nm) vs ours ({ctx.src('bdpe_*', ctx.point)})")
 
-    # ---- device
-    say("device figures")
-    doc.h(2, "Device: Stanford-PKU RRAM, sky130-1t1r parameter set")
-    if "rram_set" in tables.operations:
+
+def _first_along(da, keep: str):
+    """``da`` reduced to its ``keep`` axis by taking the first value of every other axis (by name)."""
+    return da.isel({d: 0 for d in da.dims if d != keep})
+
+
+def _section_device(ctx: _Ctx) -> None:
+    import matplotlib.pyplot as plt
+
+    ctx.say("device figures")
+    attrs = ctx.tables.table("rram_set").attrs if "rram_set" in ctx.tables.operations else {}
+    ctx.doc.h(2, f"Device: {attrs.get('rram_model', 'RRAM')} model, {attrs.get('rram_parameter_set', '')} parameter set")
+    if "rram_set" in ctx.tables.operations:
         fig, ax = plt.subplots(figsize=(5.5, 3.5))
         fits = {}
         for op, label in (("rram_set", "SET"), ("rram_reset", "RESET")):
-            if op not in tables.operations:
+            if op not in ctx.tables.operations:
                 continue
-            t = tables.table(op)
-            amps = t.axes["amplitude_V"]
-            ts = t.metrics["switching_time_s"].reshape(-1, len(amps))[0]
+            ts_da = _first_along(ctx.tables.to_xarray(op)["switching_time_s"], "amplitude_V")
+            amps, ts = ts_da["amplitude_V"].values, ts_da.values
             ok = np.isfinite(ts)
             ax.semilogy(amps[ok], ts[ok] * 1e9, "o-", label=label)
             if ok.sum() >= 2:
-                slope = np.polyfit(amps[ok], np.log10(ts[ok]), 1)[0]
-                fits[op] = slope
+                fits[op] = np.polyfit(amps[ok], np.log10(ts[ok]), 1)[0]
         ax.set_xlabel("pulse amplitude across bit line - source line (V)")
         ax.set_ylabel("switching time (ns)")
         ax.legend()
-        _save(fig, out / "fig_switching_time.png")
-        doc.fig(out / "fig_switching_time.png", f"Switching time vs pulse amplitude, 1 kOhm series ({src('rram_set/rram_reset', 'tt')})")
-        doc.p("Fitted slopes of log10(switching time) vs amplitude: " + ", ".join(
+        _save(fig, ctx.out / "fig_switching_time.png")
+        ctx.doc.fig(ctx.out / "fig_switching_time.png", "Switching time vs pulse amplitude, 1 kOhm series "
+                                                        f"({ctx.src('rram_set/rram_reset', 'first corner')})")
+        ctx.doc.p("Fitted slopes of log10(switching time) vs amplitude: " + ", ".join(
             f"{op}: {s:.2f} decades/V ({-1000 / s:.0f} mV/decade)" for op, s in fits.items()))
-        summary["switching_slopes_dec_per_V"] = fits
+        ctx.summary["switching_slopes_dec_per_V"] = fits
     iv = _iv_curve()
     if iv is not None:
         v, i, m = iv
@@ -242,97 +319,101 @@ def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, cor
         ax.set_yscale("log")
         ax.set_xlabel("device voltage (V)")
         ax.set_ylabel("|current| (uA)")
-        _save(fig, out / "fig_rram_iv.png")
-        doc.fig(out / "fig_rram_iv.png", "Pinched hysteresis: quasi-static triangular sweep (rram-iv testbench at its "
-                                         "defaults, simulated while building this report)")
-        doc.table(["SET threshold", "RESET threshold", "R_on @ 0.2 V", "R_off @ 0.2 V", "ratio", "source"],
-                  [[f"{m['set_threshold_V']:.3f} V", f"{m['reset_threshold_V']:.3f} V", _si(m["r_on_ohm"], "Ohm"),
-                    _si(m["r_off_ohm"], "Ohm"), f"{m['on_off_ratio']:.0f}", "rram-iv testbench defaults"]])
+        _save(fig, ctx.out / "fig_rram_iv.png")
+        ctx.doc.fig(ctx.out / "fig_rram_iv.png", "Pinched hysteresis: quasi-static triangular sweep (rram-iv "
+                                                 "testbench at its defaults, simulated while building this report)")
+        ctx.doc.table(["SET threshold", "RESET threshold", "R_on @ 0.2 V", "R_off @ 0.2 V", "ratio", "source"],
+                      [[f"{m['set_threshold_V']:.3f} V", f"{m['reset_threshold_V']:.3f} V", _si(m["r_on_ohm"], "Ohm"),
+                        _si(m["r_off_ohm"], "Ohm"), f"{m['on_off_ratio']:.0f}", "rram-iv testbench defaults"]])
 
-    # ---- circuits
-    say("circuit figures")
-    doc.h(2, "Circuits")
-    if "sense_xnor" in tables.operations:
-        t = tables.table("sense_xnor")
-        ax_names = list(t.axes)
-        fig, ax = plt.subplots(figsize=(5.5, 3.5))
-        smallest = {}
-        marg = t.metrics["sense_margin_V"]
-        corr = t.metrics["correct"]
-        for ci, c in enumerate(t.axes["corner"]):
-            sl = [slice(None)] * len(ax_names)
-            sl[ax_names.index("corner")] = ci
-            m_c, ok_c = marg[tuple(sl)], corr[tuple(sl)]
-            # reduce over every axis except window: the worst case
-            names_c = [n for n in ax_names if n != "corner"]
-            wi = names_c.index("window")
-            other = tuple(k for k in range(len(names_c)) if k != wi)
-            worst = np.nanmin(m_c, axis=other) if other else m_c
-            allok = np.all(ok_c == 1.0, axis=other) if other else ok_c == 1.0
-            w = t.axes["window"]
-            ax.semilogx(w, worst * 1e3, "o-", label=str(c))
-            good = [float(x) for x, o in zip(w, allok) if o]
-            smallest[str(c)] = min(good) if good else None
-        ax.axhline(0, color="k", lw=0.5)
-        ax.set_xlabel("resistance window R_off / R_on at 0.2 V")
-        ax.set_ylabel("worst-case sense margin (mV)")
-        ax.legend(title="corner")
-        _save(fig, out / "fig_sense_margin.png")
-        doc.fig(out / "fig_sense_margin.png", f"Sense margin vs resistance window per corner, worst over the "
-                                              f"background states ({src('sense_xnor', '1.8 V/27 C')})")
-        doc.table(["corner", "smallest window sensed correctly", "source"],
-                  [[c, "none" if s is None else f"{s:g}", src("sense_xnor", f"{c}/1.8 V")] for c, s in smallest.items()])
-        summary["smallest_window"] = smallest
-    for op_set in (("bdpe_rram", "bdpe_register"),):
-        if not all(o in tables.operations for o in op_set):
-            continue
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-        for op, style in zip(op_set, ("-", "--")):
-            t = tables.table(op)
-            for ci, c in enumerate(t.axes["corner"]):
-                for ti, temp in enumerate(t.axes["temperature"]):
-                    lat = t.metrics["latency_s"][ci, :, ti]
-                    en = t.metrics["energy_J"][ci, :, ti]
-                    lab = f"{op.split('_')[1]} {c} {temp:g} C"
-                    axes[0].plot(t.axes["vdd"], lat * 1e9, "o" + style, label=lab)
-                    axes[1].plot(t.axes["vdd"], en * 1e12, "o" + style, label=lab)
-        axes[0].set_xlabel("VDD (V)")
-        axes[0].set_ylabel("latency (ns)")
-        axes[1].set_xlabel("VDD (V)")
-        axes[1].set_ylabel("energy per operation (pJ)")
-        axes[1].legend(fontsize=7, ncol=2)
-        _save(fig, out / "fig_bdpe_vdd.png")
-        doc.fig(out / "fig_bdpe_vdd.png", f"BDPE latency and energy vs VDD per corner and temperature "
-                                          f"({src('bdpe_rram/bdpe_register', 'all points')})")
-    doc.table(["block", "area (um^2)"], [[k.replace("_um2", ""), f"{v:,.0f}"] for k, v in area.items() if k.endswith("_um2")])
-    doc.p("Area assumptions: standard cells from their LEF SIZE at 70 % placement density; custom transistors "
-          "(W + 0.5 um) x (L + 1 um); 1T1R cell (W + 0.5 um) x 0.92 um; reference columns' capacitance as MIM at "
-          "2 fF/um^2 (circuits.bdpe.area_estimate).")
 
-    # ---- system figures
-    say("system figures")
-    doc.h(2, f"System: per-layer costs, YOLOv3-tiny, SKY130 BDPE @ {point}")
-    layers = [l for l in ours["layers"] if l["kind"] in ("conv", "dense")]
-    names = [l["name"] for l in layers]
+def _section_sense(ctx: _Ctx) -> None:
+    import matplotlib.pyplot as plt
+
+    ctx.say("circuit figures")
+    ctx.doc.h(2, "Circuits")
+    if "sense_xnor" not in ctx.tables.operations:
+        return
+    ds = ctx.tables.to_xarray("sense_xnor")
+    fixed = ctx.fixed("sense_xnor")
+    where = f"{fixed.get('vdd', 'all')} V/{fixed.get('temperature_C', 'all')} C"
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    smallest = {}
+    for c in ds["corner"].values:
+        margin, correct = ds["sense_margin_V"].sel(corner=c), ds["correct"].sel(corner=c)
+        other = [d for d in margin.dims if d != "window"]  # the worst case over every other axis
+        worst = margin.min(dim=other) if other else margin
+        allok = (correct == 1.0).all(dim=other) if other else correct == 1.0
+        ax.semilogx(worst["window"].values, worst.values * 1e3, "o-", label=str(c))
+        good = [float(x) for x, o in zip(allok["window"].values, allok.values) if o]
+        smallest[str(c)] = min(good) if good else None
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel("resistance window R_off / R_on at 0.2 V")
+    ax.set_ylabel("worst-case sense margin (mV)")
+    ax.legend(title="corner")
+    _save(fig, ctx.out / "fig_sense_margin.png")
+    ctx.doc.fig(ctx.out / "fig_sense_margin.png", "Sense margin vs resistance window per corner, worst over the "
+                                                  f"other axes ({ctx.src('sense_xnor', where)})")
+    ctx.doc.table(["corner", "smallest window sensed correctly", "source"],
+                  [[c, "none" if s is None else f"{s:g}", ctx.src("sense_xnor", f"{c}/{where}")]
+                   for c, s in smallest.items()])
+    ctx.summary["smallest_window"] = smallest
+
+
+def _section_bdpe_vdd(ctx: _Ctx) -> None:
+    import matplotlib.pyplot as plt
+
+    if not all(o in ctx.tables.operations for o in ("bdpe_rram", "bdpe_register")):
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for op, style in (("bdpe_rram", "-"), ("bdpe_register", "--")):
+        ds = ctx.tables.to_xarray(op)
+        for c in ds["corner"].values:
+            for temp in ds["temperature"].values:
+                point = ds.sel(corner=c, temperature=temp)  # selected by name: any other axis order works
+                lab = f"{op.split('_')[1]} {c} {temp:g} C"
+                axes[0].plot(point["vdd"].values, point["latency_s"].values * 1e9, "o" + style, label=lab)
+                axes[1].plot(point["vdd"].values, point["energy_J"].values * 1e12, "o" + style, label=lab)
+    axes[0].set_xlabel("VDD (V)")
+    axes[0].set_ylabel("latency (ns)")
+    axes[1].set_xlabel("VDD (V)")
+    axes[1].set_ylabel("energy per operation (pJ)")
+    axes[1].legend(fontsize=7, ncol=2)
+    _save(fig, ctx.out / "fig_bdpe_vdd.png")
+    ctx.doc.fig(ctx.out / "fig_bdpe_vdd.png", "BDPE latency and energy vs VDD per corner and temperature "
+                                              f"({ctx.src('bdpe_rram/bdpe_register', 'all points')})")
+
+
+def _section_layers(ctx: _Ctx) -> None:
+    import matplotlib.pyplot as plt
+
+    ctx.say("system figures")
+    ctx.doc.h(2, f"System: per-layer costs, YOLOv3-tiny, SKY130 BDPE @ {ctx.point}")
+    layers = [lay for lay in ctx.ours["layers"] if lay["kind"] in ("conv", "dense")]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     x = np.arange(len(layers))
     for ax, key, unit, scale in ((axes[0], "cycles", "cycles (millions)", 1e-6), (axes[1], "energy_J", "energy (mJ)", 1e3)):
-        ax.bar(x - 0.2, [l["baseline"][key] * scale for l in layers], 0.4, label="baseline CPU")
-        ax.bar(x + 0.2, [l["bdpe"][key] * scale for l in layers], 0.4, label="CPU + SKY130 BDPE")
-        ax.set_xticks(x, names, rotation=60, fontsize=7)
+        ax.bar(x - 0.2, [lay["baseline"][key] * scale for lay in layers], 0.4, label="baseline CPU")
+        ax.bar(x + 0.2, [lay["bdpe"][key] * scale for lay in layers], 0.4, label="CPU + SKY130 BDPE")
+        ax.set_xticks(x, [lay["name"] for lay in layers], rotation=60, fontsize=7)
         ax.set_ylabel(unit)
         ax.set_xlabel("layer")
         ax.legend(fontsize=8)
-    _save(fig, out / "fig_layers.png")
-    doc.fig(out / "fig_layers.png", f"Per-layer cycles and energy, baseline vs BDPE ({src('bdpe_*', point)})")
+    _save(fig, ctx.out / "fig_layers.png")
+    ctx.doc.fig(ctx.out / "fig_layers.png",
+                f"Per-layer cycles and energy, baseline vs BDPE ({ctx.src('bdpe_*', ctx.point)})")
 
-    words = [0, 16, 32, 64, 128, 256, 512, 1024, 2048]
-    cap = {"published": [], "sky130": []}
-    for w in words:
-        cap["published"].append(evaluate(yolo, platform, replace(PUBLISHED_DOTP, rram_words=w), latency_sweep=()).to_dict()["gain"])
-        cap["sky130"].append(evaluate(yolo, platform, replace(sky, rram_words=w), latency_sweep=()).to_dict()["gain"])
+
+def _section_capacity(ctx: _Ctx) -> None:
+    import matplotlib.pyplot as plt
+
+    from system_model import PUBLISHED_DOTP, evaluate, get_network
+
+    yolo, words = get_network("yolov3-tiny"), [0, 16, 32, 64, 128, 256, 512, 1024, 2048]
+    cap = {key: [evaluate(yolo, ctx.platform, replace(cfg, rram_words=w), latency_sweep=()).to_dict()["gain"]
+                 for w in words] for key, cfg in (("published", PUBLISHED_DOTP), ("sky130", ctx.sky))}
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    for key, lab in (("published", "published 28 nm DotP"), ("sky130", f"SKY130 tables @ {point}")):
+    for key, lab in (("published", "published 28 nm DotP"), ("sky130", f"SKY130 tables @ {ctx.point}")):
         ax.plot([max(w, 1) for w in words], [100 * g["performance"] for g in cap[key]], "o-", label=lab + ", performance")
         ax.plot([max(w, 1) for w in words], [100 * g["energy"] for g in cap[key]], "s--", label=lab + ", energy")
     ax.set_xscale("log", base=2)
@@ -340,38 +421,36 @@ def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, cor
     ax.set_ylabel("gain (%)")
     ax.axhline(0, color="k", lw=0.5)
     ax.legend(fontsize=7)
-    _save(fig, out / "fig_capacity.png")
-    doc.fig(out / "fig_capacity.png", "YOLOv3-tiny gain vs RRAM capacity (system_model.evaluate)")
-
-    sweep = pub["latency_sweep"]
+    _save(fig, ctx.out / "fig_capacity.png")
+    ctx.doc.fig(ctx.out / "fig_capacity.png", "YOLOv3-tiny gain vs RRAM capacity (system_model.evaluate)")
+    sweep = ctx.pub["latency_sweep"]
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     ax.plot([s["bdpe_latency_cycles"] for s in sweep], [100 * s["performance"] for s in sweep], "o-", label="performance")
     if sweep and "energy" in sweep[0]:
         ax.plot([s["bdpe_latency_cycles"] for s in sweep], [100 * s["energy"] for s in sweep], "s--", label="energy")
     ax.axhline(0, color="k", lw=0.5)
-    ax.set_xlabel("BDPE latency (CPU cycles at 2 GHz)")
+    ax.set_xlabel(f"BDPE latency (CPU cycles at {ctx.platform.f_clk_Hz / 1e9:g} GHz)")
     ax.set_ylabel("gain (%)")
     ax.legend()
-    _save(fig, out / "fig_latency_cycles.png")
-    doc.fig(out / "fig_latency_cycles.png", "YOLOv3-tiny gain vs BDPE latency in cycles (published energies)")
-    summary["latency_sweep"] = sweep
+    _save(fig, ctx.out / "fig_latency_cycles.png")
+    ctx.doc.fig(ctx.out / "fig_latency_cycles.png", "YOLOv3-tiny gain vs BDPE latency in cycles (published energies)")
+    ctx.summary["latency_sweep"] = sweep
 
-    doc.h(2, "All built-in networks")
+
+def _section_networks(ctx: _Ctx) -> None:
+    from system_model import PUBLISHED_DOTP, available_networks, evaluate, get_network
+
+    ctx.doc.h(2, "All built-in networks")
     rows = []
     for name in available_networks():
         net = get_network(name)
-        a = evaluate(net, platform, PUBLISHED_DOTP, latency_sweep=()).to_dict()
-        b = evaluate(net, platform, sky, latency_sweep=()).to_dict()
+        a = evaluate(net, ctx.platform, PUBLISHED_DOTP, latency_sweep=()).to_dict()
+        b = evaluate(net, ctx.platform, ctx.sky, latency_sweep=()).to_dict()
         rows.append([name, f"{a['bdp_ops']:,}", f"{a['bdpe_usage']:.2%}", _pct(a["gain"]["performance"]),
                      _pct(a["gain"]["energy"]), _pct(b["gain"]["performance"]), _pct(b["gain"]["energy"])])
-    doc.table(["network", "BDPs", "RRAM usage", "perf (published)", "energy (published)", f"perf (SKY130 {point})",
-               f"energy (SKY130 {point})"], rows)
-    summary["networks"] = rows
-
-    _atomic_write(out / "report.md", doc.markdown())
-    _atomic_write(out / "report.html", doc.html("BDPE report"))
-    _atomic_write(out / "summary.json", json.dumps(summary, indent=1, default=float))
-    return summary
+    ctx.doc.table(["network", "BDPs", "RRAM usage", "perf (published)", "energy (published)",
+                   f"perf (SKY130 {ctx.point})", f"energy (SKY130 {ctx.point})"], rows)
+    ctx.summary["networks"] = rows
 
 
 def _iv_curve():
