@@ -17,6 +17,7 @@ from circuits.bdpe import (ArrayParams, BDPEParams, CellParams, SenseParams, Wri
                            rram_array, sense_amp, sense_reference, write_row)
 from circuits.netlist import NetlistValueError, check_int, check_word, fmt
 from circuits.popcount import PopcountParams, plan_popcount, popcount
+from circuits.stdcells import stdcell_instance
 from circuits.technology import Technology
 from rram_models import available as available_models, get_model
 
@@ -24,16 +25,25 @@ from . import measure as m
 from .runtime import Probe, SimResult, SimSpec, Tran
 from .testbench import Testbench
 
-__all__ = ["Op", "BDPETiming", "bdpe_sequence", "measure_sequence", "verification_set", "BDPEOpTB", "SenseXnorTB", "PopcountTB",
+__all__ = ["BDPEOp", "BDPETiming", "bdpe_sequence", "measure_sequence", "verification_set", "BDPEOpTB", "SenseXnorTB", "PopcountTB",
            "CellReadTB", "ProgramWordTB", "MASK64"]
 
 MASK64 = (1 << 64) - 1
 _SLEW = 50e-12
+# shared by the deck builders and the measurements (one definition each):
+T_START = 0.5e-9          # s, the first operation (or vector) starts here: the circuit settles before
+T_SAMPLE_EARLY = 20e-12   # s, results are read this long before the end of their window
+C_OUT_LOAD_F = 2e-15      # F, load on every result node (the popcount outputs, the XNOR output)
 _CORNERS = ("tt", "ss", "ff", "sf", "fs")
 
 
 def _f(default, unit, doc, **extra):
     return field(default=default, metadata={"unit": unit, "doc": doc, **extra})
+
+
+def _wl_driver(tech: Technology, name: str, enable: str, word_line: str) -> str:
+    """The word-line driver (a ``buf_8`` of the technology, pins by name) between ground and vdd."""
+    return stdcell_instance(tech, "buf_8", name, {"A": enable, "X": word_line}, vdd="vdd", vss="0")
 
 
 class _PWL:
@@ -59,7 +69,7 @@ class _PWL:
 
 
 @dataclass(frozen=True)
-class Op:
+class BDPEOp:
     """One BDPE operation: ``path`` rram (stored = the word of ``row``) or register (stored = ``a``)."""
 
     path: str
@@ -82,6 +92,18 @@ class BDPETiming:
 
     def rram_cycle(self) -> float:
         return self.t_pre + self.t_sense + self.t_eval + self.t_reset
+
+
+def _read_cycle(wl: "_PWL", pre: "_PWL", sae: "_PWL", t0: float, t1: float, timing: BDPETiming, vdd: float) -> None:
+    """One read of a row in the window [t0, t1]: word line on, precharge released after ``t_pre``,
+    sense enable ``t_sense`` later, everything back to idle ``t_reset`` before the end. The
+    measurements read their instants from the same :class:`BDPETiming`."""
+    wl.set(t0, vdd)
+    pre.set(t0 + timing.t_pre, 0.0)
+    sae.set(t0 + timing.t_pre + timing.t_sense, vdd)
+    sae.set(t1 - timing.t_reset, 0.0)
+    pre.set(t1 - timing.t_reset, vdd)
+    wl.set(t1 - timing.t_reset, 0.0)
 
 
 def _windows(ops, timing: BDPETiming, start: float):
@@ -108,7 +130,7 @@ def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[Op], *, corner
         check_int(f"ops[{k}].row", op.row, min_value=0, max_value=n_words - 1)
     sub, _ = bdpe(params, tech)
     k_out = len(plan_popcount(cols).outputs)
-    start = 0.5e-9
+    start = T_START
     windows, stop = _windows(ops, timing, start)
     wl = [_PWL(0.0) for _ in range(n_words)]
     pre, sae, sel = _PWL(vdd), _PWL(0.0), _PWL(0.0)  # idle: bit lines held at the read voltage
@@ -120,12 +142,7 @@ def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[Op], *, corner
             x[i].set(t0, vdd * ((op.x >> i) & 1))
             a[i].set(t0, vdd * ((op.a >> i) & 1))
         if op.path == "rram":
-            wl[op.row].set(t0, vdd)
-            pre.set(t0 + timing.t_pre, 0.0)
-            sae.set(t0 + timing.t_pre + timing.t_sense, vdd)
-            sae.set(t1 - timing.t_reset, 0.0)
-            pre.set(t1 - timing.t_reset, vdd)
-            wl[op.row].set(t1 - timing.t_reset, 0.0)
+            _read_cycle(wl[op.row], pre, sae, t0, t1, timing, vdd)
     lines = sub.include_lines() + [sub.text, f"Vdd vdd 0 dc {fmt(vdd)}", f"Vpre vpre 0 dc {fmt(vpre)}"]
     lines += [w.source(f"wl{k}", f"wl_en{k}") for k, w in enumerate(wl)]
     lines += [pre.source("pre_ctl", "pre"), sae.source("sae", "sae"), sel.source("sel", "sel")]
@@ -135,7 +152,7 @@ def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[Op], *, corner
              + [f"a{i}" for i in range(cols)] + [f"s{i}" for i in range(k_out)] + ["vdd", "0"])
     lines.append(f"Xbdpe {' '.join(ports)} {sub.name}")
     for i in range(k_out):
-        lines.append(f"Cs{i} s{i} 0 2e-15")
+        lines.append(f"Cs{i} s{i} 0 {fmt(C_OUT_LOAD_F)}")
     probes = [Probe(f"s{i}", "v", f"s{i}") for i in range(k_out)]
     probes += [Probe("sae", "v", "sae"), Probe("pre", "v", "pre"), Probe("sel", "v", "sel"),
                Probe("i_vdd", "i", "Vdd"), Probe("i_vpre", "i", "Vpre"), Probe("i_pre", "i", "Vpre_ctl"),
@@ -153,7 +170,7 @@ def measure_sequence(params: BDPEParams, ops: list[Op], r: SimResult, *, vdd: fl
     cols = params.array.cols
     n_words = len(params.array.words)
     k_out = len(plan_popcount(cols).outputs)
-    windows, _ = _windows(ops, timing, 0.5e-9)
+    windows, _ = _windows(ops, timing, T_START)
     t = r["time"]
     sources = [("i_vdd", np.full_like(t, vdd))]
     sources += [("i_vpre", np.full_like(t, vpre))]
@@ -162,7 +179,7 @@ def measure_sequence(params: BDPEParams, ops: list[Op], r: SimResult, *, vdd: fl
     out = []
     mask = (1 << cols) - 1
     for op, (t0, t1) in zip(ops, windows):
-        t_read = t1 - timing.t_reset - 20e-12
+        t_read = t1 - timing.t_reset - T_SAMPLE_EARLY
         bits = [int(np.interp(t_read, t, r[f"s{i}"]) > vdd / 2) for i in range(k_out)]
         result = sum(b << i for i, b in enumerate(bits))
         stored = params.array.words[op.row] if op.path == "rram" else op.a
@@ -252,7 +269,7 @@ def _op_setup(p: BDPEOpTB):
     # the register path never fires the sense amplifiers: its deck leaves the read path out
     params = BDPEParams(array=arr, read_path=p.path == "rram")
     # a preceding operation with the complemented input makes every result bit toggle source
-    ops = [Op(p.path, x ^ MASK64, 0, stored), Op(p.path, x, 0, stored)]
+    ops = [BDPEOp(p.path, x ^ MASK64, 0, stored), BDPEOp(p.path, x, 0, stored)]
     timing = BDPETiming(t_sense=p.t_sense)
     return params, ops, timing
 
@@ -312,29 +329,23 @@ def _build_sense(p: SenseXnorTB, tech: Technology) -> SimSpec:
     ref = sense_reference(sp, cell, p.rows, ArrayParams().c_bl_per_cell_F, 64, tech)
     bs = bit_slice(tech)
     timing = _sense_timing(p)
-    windows, stop = _windows([Op("rram", 0)] * len(_SENSE_OPS), timing, 0.5e-9)
+    windows, stop = _windows([BDPEOp("rram", 0)] * len(_SENSE_OPS), timing, T_START)
     wl = [_PWL(0.0), _PWL(0.0)]
     pre, sae, x = _PWL(p.vdd), _PWL(0.0), _PWL(0.0)  # idle: bit lines held at the read voltage
     for (row, xb), (t0, t1) in zip(_SENSE_OPS, windows):
         x.set(t0, p.vdd * xb)
-        wl[row].set(t0, p.vdd)
-        pre.set(t0 + timing.t_pre, 0.0)
-        sae.set(t0 + timing.t_pre + timing.t_sense, p.vdd)
-        sae.set(t1 - timing.t_reset, 0.0)
-        pre.set(t1 - timing.t_reset, p.vdd)
-        wl[row].set(t1 - timing.t_reset, 0.0)
+        _read_cycle(wl[row], pre, sae, t0, t1, timing, p.vdd)
     includes = tuple(dict.fromkeys(sa.includes + ref.includes + bs.includes + (str(tech.stdcell_netlist("buf_8")),)))
     lines = [f'.include "{i}"' for i in includes] + rram_subckts + [arr.text, sa.text, ref.text, bs.text]
     lines += [f"Vdd vdd 0 dc {fmt(p.vdd)}", f"Vpre vpre 0 dc {fmt(p.vpre)}",
               wl[0].source("wl0", "wl_en0"), wl[1].source("wl1", "wl_en1"), pre.source("pre_ctl", "pre"),
               sae.source("sae", "sae"), x.source("x", "x"), "Vsel sel 0 dc 0",
-              "Xwld0 wl_en0 0 0 vdd vdd wl0 sky130_fd_sc_hd__buf_8",
-              "Xwld1 wl_en1 0 0 vdd vdd wl1 sky130_fd_sc_hd__buf_8",
+              _wl_driver(tech, "wld0", "wl_en0", "wl0"), _wl_driver(tech, "wld1", "wl_en1", "wl1"),
               f"Xarr bl 0 wl0 wl1 0 {arr.name}",
               f"Xref blref pre vpre vdd 0 {ref.name}",
               f"Xsa bl blref pre sae vpre q vdd 0 {sa.name}",
               "Xbs q 0 sel x y vdd 0 bit_slice",
-              "Cy y 0 2e-15"]
+              f"Cy y 0 {fmt(C_OUT_LOAD_F)}"]
     probes = (Probe("y", "v", "y"), Probe("q", "v", "q"), Probe("bl", "v", "bl"), Probe("blref", "v", "blref"),
               Probe("sae", "v", "sae"), Probe("pre", "v", "pre"), Probe("x", "v", "x"), Probe("i_vdd", "i", "Vdd"),
               Probe("i_vpre", "i", "Vpre"))
@@ -345,7 +356,7 @@ def _build_sense(p: SenseXnorTB, tech: Technology) -> SimSpec:
 
 def _measure_sense(p: SenseXnorTB, r: SimResult) -> dict:
     timing = _sense_timing(p)
-    windows, _ = _windows([Op("rram", 0)] * len(_SENSE_OPS), timing, 0.5e-9)
+    windows, _ = _windows([BDPEOp("rram", 0)] * len(_SENSE_OPS), timing, T_START)
     t = r["time"]
     margins, correct, delays = [], [], []
     for (row, xb), (t0, t1) in zip(_SENSE_OPS, windows):
@@ -353,7 +364,7 @@ def _measure_sense(p: SenseXnorTB, r: SimResult) -> dict:
         dv = float(np.interp(t_sae, t, r["blref"]) - np.interp(t_sae, t, r["bl"]))  # > 0 expected for LRS
         stored = 1 - row
         margins.append(dv if stored else -dv)
-        y = int(np.interp(t1 - timing.t_reset - 20e-12, t, r["y"]) > p.vdd / 2)
+        y = int(np.interp(t1 - timing.t_reset - T_SAMPLE_EARLY, t, r["y"]) > p.vdd / 2)
         correct.append(y == (1 if stored == xb else 0))
         try:
             delays.append(m.delay(t, r["sae"], r["q"], p.vdd, "rise", "rise", after=t_sae - 0.1e-9) if stored else float("nan"))
@@ -405,7 +416,7 @@ def _build_cell_read(p: CellReadTB, tech: Technology) -> SimSpec:
     stop = 0.4e-9 + p.t_read + 0.3e-9
     lines = [f'.include "{tech.stdcell_netlist("buf_8")}"'] + rram_subckts + [arr.text]
     lines += [f"Vdd vdd 0 dc {fmt(p.vdd)}", f"Vbl bl 0 dc {fmt(p.v_read)}", wl.source("wl", "wl_en"),
-              "Xwld wl_en 0 0 vdd vdd wl sky130_fd_sc_hd__buf_8", f"Xarr bl 0 wl 0 {arr.name}"]
+              _wl_driver(tech, "wld", "wl_en", "wl"), f"Xarr bl 0 wl 0 {arr.name}"]
     probes = (Probe("wl_en", "v", "wl_en"), Probe("wl", "v", "wl"), Probe("i_bl", "i", "Vbl"), Probe("i_vdd", "i", "Vdd"))
     return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=5e-12, stop_s=stop, max_step_s=20e-12), probes=probes,
                    technology=tech, corner=p.corner, temperature_C=p.temperature_C,
@@ -467,12 +478,12 @@ def _build_popcount(p: PopcountTB, tech: Technology) -> SimSpec:
     srcs = [_PWL(0.0) for _ in range(p.inputs)]
     for k, v in enumerate(vecs):
         for i in range(p.inputs):
-            srcs[i].set(0.5e-9 + k * p.t_vector, p.vdd * ((v >> i) & 1))
-    stop = 0.5e-9 + len(vecs) * p.t_vector
+            srcs[i].set(T_START + k * p.t_vector, p.vdd * ((v >> i) & 1))
+    stop = T_START + len(vecs) * p.t_vector
     lines = pc.include_lines() + [pc.text, f"Vdd vdd 0 dc {fmt(p.vdd)}"]
     lines += [s.source(f"in{i}", f"in{i}") for i, s in enumerate(srcs)]
     lines.append(f"Xpc {' '.join([f'in{i}' for i in range(p.inputs)] + [f's{i}' for i in range(k_out)])} vdd 0 {pc.name}")
-    lines += [f"Cs{i} s{i} 0 2e-15" for i in range(k_out)]
+    lines += [f"Cs{i} s{i} 0 {fmt(C_OUT_LOAD_F)}" for i in range(k_out)]
     probes = tuple(Probe(f"s{i}", "v", f"s{i}") for i in range(k_out)) + (Probe("i_vdd", "i", "Vdd"),)
     return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=10e-12, stop_s=stop, max_step_s=50e-12), probes=probes,
                    technology=tech, corner=p.corner, temperature_C=p.temperature_C, timeout_s=1800.0,
@@ -485,9 +496,9 @@ def _measure_popcount(p: PopcountTB, r: SimResult) -> dict:
     k_out = len(plan_popcount(p.inputs).outputs)
     correct, latencies, energies = 0, [], []
     for k, v in enumerate(vecs):
-        t0 = 0.5e-9 + k * p.t_vector
+        t0 = T_START + k * p.t_vector
         t1 = t0 + p.t_vector
-        bits = [int(np.interp(t1 - 20e-12, t, r[f"s{i}"]) > p.vdd / 2) for i in range(k_out)]
+        bits = [int(np.interp(t1 - T_SAMPLE_EARLY, t, r[f"s{i}"]) > p.vdd / 2) for i in range(k_out)]
         correct += sum(b << i for i, b in enumerate(bits)) == bin(v).count("1")
         last = max((float(c[-1]) for c in (m.crossings(t, r[f"s{i}"], p.vdd / 2) for i in range(k_out))
                     for c in [c[(c > t0) & (c < t1)]] if len(c)), default=float("nan"))

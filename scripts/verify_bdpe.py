@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from characterize.bdpe_testbenches import MASK64, Op, BDPETiming, bdpe_sequence, measure_sequence, verification_set
+from characterize.bdpe_testbenches import MASK64, BDPEOp, BDPETiming, bdpe_sequence, measure_sequence, verification_set
 from characterize.runtime import SimulationPool
 from circuits.bdpe import ArrayParams, BDPEParams
 from circuits.technology import sky130
@@ -27,8 +27,8 @@ def plan(corner: str, seed: int, n_rows: int, inputs_per_row: int):
     tech = sky130()
     rram = BDPEParams(array=ArrayParams(words=words))
     reg = BDPEParams(array=ArrayParams(words=(0,)), read_path=False)
-    rram_ops = [Op("rram", x, row) for row, x in pairs]
-    reg_ops = [Op("register", x, 0, words[row]) for row, x in pairs]
+    rram_ops = [BDPEOp("rram", x, row) for row, x in pairs]
+    reg_ops = [BDPEOp("register", x, 0, words[row]) for row, x in pairs]
     return [(rram, rram_ops, bdpe_sequence(rram, tech, rram_ops, corner=corner, label=f"verify rram {corner}")),
             (reg, reg_ops, bdpe_sequence(reg, tech, reg_ops, corner=corner, label=f"verify register {corner}"))]
 

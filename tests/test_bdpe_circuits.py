@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from characterize.bdpe_testbenches import (MASK64, BDPETiming, Op, bdpe_sequence, measure_sequence, verification_set)
+from characterize.bdpe_testbenches import (MASK64, BDPETiming, BDPEOp, bdpe_sequence, measure_sequence, verification_set)
 from characterize.runtime import SimulationPool
 from characterize.testbenches import get_testbench, parse_params
 from circuits.bdpe import (ArrayParams, BDPEParams, CellParams, SenseParams, WriteRowParams, area_estimate, bdpe,
@@ -129,8 +129,8 @@ def test_bdpe_both_paths_compute_popcount_xnor():
     rram = BDPEParams(array=ArrayParams(words=words))
     reg = BDPEParams(array=ArrayParams(words=(0,)), read_path=False)
     pairs = pairs[:1] + pairs[2:]  # random, all-different, both alternating cases
-    rram_ops = [Op("rram", x, row) for row, x in pairs]
-    reg_ops = [Op("register", x, 0, words[row]) for row, x in pairs]
+    rram_ops = [BDPEOp("rram", x, row) for row, x in pairs]
+    reg_ops = [BDPEOp("register", x, 0, words[row]) for row, x in pairs]
     specs = [bdpe_sequence(rram, tech, rram_ops), bdpe_sequence(reg, tech, reg_ops)]
     with SimulationPool(2) as pool:
         results = pool.map(specs)
