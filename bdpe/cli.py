@@ -464,13 +464,9 @@ def cmd_simulate_or_list(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input, 1 anything else, 130 Ctrl-C)."""
     try:
-        from characterize.campaign import CampaignError
-        from characterize.files import OutputPathError
-        from characterize.tables import TableError
-        from circuits.netlist import NetlistValueError
-        from rram_models import ModelParameterError
+        from rram_models.base import InputError
 
-        bad_input = (UsageError, NetlistValueError, ModelParameterError, CampaignError, TableError, OutputPathError)
+        bad_input = (UsageError, InputError)  # every layer's bad-input error derives from InputError
         parser = build_parser()
         try:
             args = parser.parse_args(argv)

@@ -34,7 +34,8 @@ from typing import Callable
 
 import numpy as np
 
-from circuits.netlist import NetlistValueError, short_repr
+from circuits.netlist import NetlistValueError
+from rram_models.base import InputError
 from circuits.technology import get_technology
 
 from . import measure as _measure
@@ -48,12 +49,8 @@ __all__ = ["CampaignError", "Campaign", "OperationSpec", "Point", "load_campaign
            "run_campaign", "SCHEMA", "OPERATIONS", "Cache", "describe_schema"]
 
 
-class CampaignError(ValueError):
+class CampaignError(InputError):
     """Bad campaign input; ``field`` names it (the CLI prints one line, exit 2)."""
-
-    def __init__(self, field: str, value: object, reason: str):
-        self.field, self.value, self.reason = field, value, reason
-        super().__init__(f"{field}: {short_repr(value)} {reason}")
 
 
 

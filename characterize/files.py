@@ -12,7 +12,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from circuits.netlist import short_repr
+from rram_models.base import InputError
 
 __all__ = ["OutputPathError", "atomic_write", "check_output_file", "check_output_dir", "file_mode", "safe_text"]
 
@@ -23,12 +23,8 @@ def safe_text(text: object) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
 
 
-class OutputPathError(ValueError):
+class OutputPathError(InputError):
     """A destination that cannot be written; ``field`` names the option it came from."""
-
-    def __init__(self, field: str, value: object, reason: str):
-        self.field, self.value, self.reason = field, value, reason
-        super().__init__(f"{field}: {short_repr(value)} {reason}")
 
 
 def file_mode() -> int:

@@ -1,5 +1,6 @@
-"""Testbenches of logic and of the runtime itself: ``inverter-chain`` (SKY130 standard cells) and
-``rc-step`` (an ideal RC checked against the analytic response)."""
+"""Testbenches of logic and of the runtime itself: ``inverter-chain`` (SKY130 standard cells: delay
+and energy), ``inverter-leakage`` (their leakage from a DC operating point) and ``rc-step`` (an
+ideal RC checked against the analytic response)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,10 +12,10 @@ from circuits.netlist import NetlistValueError, check_name, fmt
 from circuits.technology import Technology
 
 from . import measure as m
-from .runtime import Probe, SimResult, SimSpec, Tran
+from .runtime import Op, Probe, SimResult, SimSpec, Tran
 from .testbench import Testbench
 
-__all__ = ["InverterChainTB", "RCStepTB", "INVERTER_CHAIN", "RC_STEP"]
+__all__ = ["InverterChainTB", "InverterLeakageTB", "RCStepTB", "INVERTER_CHAIN", "INVERTER_LEAKAGE", "RC_STEP"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -101,6 +102,58 @@ INVERTER_CHAIN = Testbench(
     params_type=InverterChainTB, build=_build_inverter_chain, measure=_measure_inverter_chain,
     units={"delay_rise_s": "s", "delay_fall_s": "s", "delay_s": "s", "energy_per_cycle_J": "J",
            "leakage_power_W": "W", "analysis_time_s": "s"},
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# inverter-leakage: the chain's static supply power from a DC operating point, input low and high
+
+
+@dataclass(frozen=True)
+class InverterLeakageTB:
+    """Testbench parameters of ``inverter-leakage``."""
+
+    vdd: float = field(default=1.8, metadata={"unit": "V", "doc": "supply voltage", "min_value": 0.3, "max_value": 1.98})
+    corner: str = field(default="tt", metadata={"unit": "-", "doc": "process corner", "choices": ("tt", "ss", "ff", "sf", "fs")})
+    temperature_C: float = field(default=27.0, metadata={"unit": "degC", "doc": "temperature", "min_value": -55.0, "max_value": 150.0})
+    stages: int = field(default=4, metadata={"unit": "-", "doc": "number of inverters", "min_value": 1, "max_value": 64})
+    cell: str = field(default="inv_1", metadata={"unit": "-", "doc": "sky130_fd_sc_hd inverter cell"})
+
+
+def _build_inverter_leakage(p: InverterLeakageTB, tech: Technology) -> SimSpec:
+    """Two copies of the chain, input held low and high, each on its own supply: one DC operating
+    point gives the leakage of both input states (no transient, so no integration ringing)."""
+    _check_inverter(tech, p.cell)
+    chain = inverter_chain(InverterChainParams(stages=p.stages, cell=p.cell, load_F=0.0), tech)
+    vnom = fmt(tech.vdd_nominal_V)
+    deck = "\n".join(chain.include_lines() + [
+        chain.text,
+        f"Vdd_lo vdd_lo 0 dc {vnom}", "Vin_lo in_lo 0 dc 0", f"Xlo in_lo out_lo vdd_lo 0 {chain.name}",
+        f"Vdd_hi vdd_hi 0 dc {vnom}", f"Vin_hi in_hi 0 dc {vnom}", f"Xhi in_hi out_hi vdd_hi 0 {chain.name}",
+    ])
+    return SimSpec(
+        deck=deck, analysis=Op(),
+        probes=(Probe("i_vdd_lo", "i", "Vdd_lo"), Probe("i_vdd_hi", "i", "Vdd_hi"), Probe("out_lo", "v", "out_lo")),
+        technology=tech, corner=p.corner, temperature_C=p.temperature_C,
+        alters=(("vdd_lo", "dc", p.vdd), ("vdd_hi", "dc", p.vdd), ("vin_hi", "dc", p.vdd)),
+        label=f"inverter-leakage vdd={p.vdd:g} {p.corner} {p.temperature_C:g}C",
+    )
+
+
+def _measure_inverter_leakage(p: InverterLeakageTB, r: SimResult) -> dict:
+    low = -p.vdd * float(np.real(r["i_vdd_lo"])[0])  # a supply delivering power has a negative current
+    high = -p.vdd * float(np.real(r["i_vdd_hi"])[0])
+    mean = 0.5 * (low + high)
+    return {"leakage_input_low_W": low, "leakage_input_high_W": high, "leakage_mean_W": mean,
+            "leakage_per_cell_W": mean / p.stages}
+
+
+INVERTER_LEAKAGE = Testbench(
+    name="inverter-leakage",
+    description="SKY130 inverter chain leakage from a DC operating point, input low and input high "
+                "(the supply's power; mean over the two states and per cell, as Liberty's cell_leakage_power)",
+    params_type=InverterLeakageTB, build=_build_inverter_leakage, measure=_measure_inverter_leakage,
+    units={"leakage_input_low_W": "W", "leakage_input_high_W": "W", "leakage_mean_W": "W", "leakage_per_cell_W": "W"},
 )
 
 

@@ -52,6 +52,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
     "bdpe_register": Operation(bdpe.BDPE_OP, MappingProxyType({"path": "register"})),
     "program_word": Operation(bdpe.PROGRAM_WORD),
     "inverter_chain": Operation(logic.INVERTER_CHAIN),
+    "inverter_leakage": Operation(logic.INVERTER_LEAKAGE),
     "rc_step": Operation(logic.RC_STEP),
 })
 

@@ -18,6 +18,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from rram_models.base import InputError
+
 from .files import atomic_write
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "OperationTable", "write_tables", "open_tables", "Tables", "TableError"]
@@ -26,8 +28,8 @@ FORMAT = "bdpe-tables"
 FORMAT_VERSION = 1
 
 
-class TableError(ValueError):
-    """A table file that cannot be used, or a lookup outside the table."""
+class TableError(InputError):
+    """A table file that cannot be used, or a lookup outside the table (the message says which)."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ import math
 import re
 from numbers import Integral, Real
 
-from rram_models.base import spice_number
+from rram_models.base import InputError, short_repr, spice_number
 
 __all__ = [
     "NetlistValueError",
@@ -36,23 +36,8 @@ _WORD_RE = re.compile(r"0[xX][0-9a-fA-F]{1,16}|0|[1-9][0-9]{0,19}", re.ASCII)
 _FORBIDDEN_LINE_RE = re.compile(r"^\s*(\.control|\.endc|\.exec|\.shell|shell\b|\.include\s+\|)", re.I)
 
 
-def short_repr(value: object, limit: int = 120) -> str:
-    """``repr`` for an error line: bounded in length and safe for values nested thousands deep."""
-    try:
-        text = repr(value)
-    except RecursionError:
-        return f"<{type(value).__name__} nested too deeply>"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-class NetlistValueError(ValueError):
+class NetlistValueError(InputError):
     """A value that must not reach a netlist; ``field`` names where it came from."""
-
-    def __init__(self, field: str, value: object, reason: str):
-        self.field = field
-        self.value = value
-        self.reason = reason
-        super().__init__(f"{field}: {short_repr(value)} {reason}")
 
 
 def check_name(field: str, value: object) -> str:

@@ -4,11 +4,11 @@
 SI units, the published parameter names), ``.parameter_sets`` (named sets, each with its source)
 and ``.subckt(name="rram", parameter_set=None, **overrides)``. ``available()`` lists the names.
 """
-from .base import ModelParameterError, ParameterSet, RRAMModel, Variability
+from .base import InputError, ModelParameterError, ParameterSet, RRAMModel, Variability
 from .stanford_pku import STANFORD_PKU
 from .vteam import VTEAM
 
-__all__ = ["get_model", "available", "RRAMModel", "ParameterSet", "Variability", "ModelParameterError",
+__all__ = ["get_model", "available", "RRAMModel", "ParameterSet", "Variability", "ModelParameterError", "InputError",
            "models_sha256"]
 
 _MODELS = {m.name: m for m in (STANFORD_PKU, VTEAM)}

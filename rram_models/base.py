@@ -18,14 +18,27 @@ __all__ = ["ModelParameterError", "ParameterSet", "Variability", "RRAMModel", "l
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-class ModelParameterError(ValueError):
-    """A bad model parameter; ``field`` names it (reported by the CLI as one line, exit 2)."""
+def short_repr(value: object, limit: int = 120) -> str:
+    """``repr`` for an error line: bounded in length and safe for values nested thousands deep."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
-    def __init__(self, field: str, value: object, reason: str):
-        self.field = field
-        self.value = value
-        self.reason = reason
-        super().__init__(f"{field}: {value!r} {reason}")
+
+class InputError(ValueError):
+    """The one base class of bad input, in every layer: ``field`` names where it came from, ``value``
+    what was given, ``reason`` what is wrong. The command line prints it as one line, exit code 2.
+    (It lives here because rram_models is the root of the package dependency graph.)"""
+
+    def __init__(self, field: str, value: object = None, reason: str = ""):
+        self.field, self.value, self.reason = field, value, reason
+        super().__init__(f"{field}: {short_repr(value)} {reason}" if reason else field)
+
+
+class ModelParameterError(InputError):
+    """A bad model parameter."""
 
 
 def spice_number(value: float) -> str:
