@@ -3,7 +3,8 @@ status, every number equal within --rtol (default 0: bit for bit; NaN equals NaN
 
 Used to show that a refactoring changed no result:
     .venv/bin/python scripts/compare_tables.py before.h5 after.h5
-Exit code 0 when equal, 1 with one line per difference otherwise.
+Exit code 0 when equal, 1 with one line per difference otherwise. Metrics that time the simulator
+itself (``analysis_time_s``) differ from run to run and are skipped unless --include-timing.
 """
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ import sys
 import numpy as np
 
 
-def differences(a_path: str, b_path: str, rtol: float = 0.0) -> list[str]:
+TIMING_METRICS = ("analysis_time_s",)  # how fast ngspice ran, not what it computed: differs run to run
+
+
+def differences(a_path: str, b_path: str, rtol: float = 0.0, include_timing: bool = False) -> list[str]:
     from characterize import open_tables
 
     a, b = open_tables(a_path), open_tables(b_path)
@@ -29,6 +33,8 @@ def differences(a_path: str, b_path: str, rtol: float = 0.0) -> list[str]:
             out.append(f"{op}: metric names differ: {sorted(ta.metrics)} vs {sorted(tb.metrics)}")
             continue
         for name in sorted(ta.metrics):
+            if name in TIMING_METRICS and not include_timing:
+                continue
             x, y = ta.metrics[name], tb.metrics[name]
             same = np.isclose(x, y, rtol=rtol, atol=0.0, equal_nan=True) if rtol else \
                 (x == y) | (np.isnan(x) & np.isnan(y))
@@ -48,12 +54,15 @@ def main() -> int:
     parser.add_argument("a")
     parser.add_argument("b")
     parser.add_argument("--rtol", type=float, default=0.0)
+    parser.add_argument("--include-timing", action="store_true",
+                        help=f"also compare {', '.join(TIMING_METRICS)} (the simulator's run time)")
     args = parser.parse_args()
-    diff = differences(args.a, args.b, args.rtol)
+    diff = differences(args.a, args.b, args.rtol, args.include_timing)
     for line in diff:
         print(line)
     if not diff:
-        print(f"equal: every operation, axis, metric and status of {args.a} and {args.b} (rtol {args.rtol:g})")
+        skipped = "" if args.include_timing else f" ({', '.join(TIMING_METRICS)} skipped)"
+        print(f"equal: every operation, axis, metric and status of {args.a} and {args.b} (rtol {args.rtol:g}){skipped}")
     return 1 if diff else 0
 
 
