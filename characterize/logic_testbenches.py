@@ -23,14 +23,20 @@ __all__ = ["InverterChainTB", "InverterLeakageTB", "RCStepTB", "INVERTER_CHAIN",
 
 
 @dataclass(frozen=True)
-class InverterChainTB:
-    """Testbench parameters of ``inverter-chain``."""
+class _Chain:
+    """Operating point and structure of an inverter chain (shared by its testbenches)."""
 
     vdd: float = field(default=1.8, metadata={"unit": "V", "doc": "supply voltage", "min_value": 0.3, "max_value": 1.98})
     corner: str = field(default="tt", metadata={"unit": "-", "doc": "process corner", "choices": ("tt", "ss", "ff", "sf", "fs")})
     temperature_C: float = field(default=27.0, metadata={"unit": "degC", "doc": "temperature", "min_value": -55.0, "max_value": 150.0})
     stages: int = field(default=4, metadata={"unit": "-", "doc": "number of inverters", "min_value": 1, "max_value": 64})
     cell: str = field(default="inv_1", metadata={"unit": "-", "doc": "sky130_fd_sc_hd inverter cell"})
+
+
+@dataclass(frozen=True)
+class InverterChainTB(_Chain):
+    """Testbench parameters of ``inverter-chain``."""
+
     load_F: float = field(default=5e-15, metadata={"unit": "F", "doc": "output load", "min_value": 0.0, "max_value": 1e-11})
     slew_s: float = field(default=20e-12, metadata={"unit": "s", "doc": "input 0-100 % transition time", "min_value": 1e-13, "max_value": 1e-9})
     period_s: float = field(default=2e-9, metadata={"unit": "s", "doc": "input period (one rising + one falling edge)", "min_value": 2e-10, "max_value": 1e-6})
@@ -110,14 +116,8 @@ INVERTER_CHAIN = Testbench(
 
 
 @dataclass(frozen=True)
-class InverterLeakageTB:
+class InverterLeakageTB(_Chain):
     """Testbench parameters of ``inverter-leakage``."""
-
-    vdd: float = field(default=1.8, metadata={"unit": "V", "doc": "supply voltage", "min_value": 0.3, "max_value": 1.98})
-    corner: str = field(default="tt", metadata={"unit": "-", "doc": "process corner", "choices": ("tt", "ss", "ff", "sf", "fs")})
-    temperature_C: float = field(default=27.0, metadata={"unit": "degC", "doc": "temperature", "min_value": -55.0, "max_value": 150.0})
-    stages: int = field(default=4, metadata={"unit": "-", "doc": "number of inverters", "min_value": 1, "max_value": 64})
-    cell: str = field(default="inv_1", metadata={"unit": "-", "doc": "sky130_fd_sc_hd inverter cell"})
 
 
 def _build_inverter_leakage(p: InverterLeakageTB, tech: Technology) -> SimSpec:
