@@ -193,7 +193,8 @@ def cmd_run(args) -> int:
     """The main job: the default campaign (cached) -> OUT/tables.h5 -> every built-in network on
     paper-a53 with the published DotP numbers and with our SKY130 tables -> OUT/evaluate.json ->
     OUT/report/ (report.md, report.html, figures)."""
-    from characterize.campaign import plan, run_campaign
+    from characterize.campaign import plan
+    from characterize.execute import run_campaign
     from characterize.files import check_output_dir
 
     _check_jobs(args.jobs)
@@ -354,7 +355,8 @@ def _schema_text() -> str:
 
 
 def cmd_characterize(args) -> int:
-    from characterize.campaign import load_campaign, plan, run_campaign
+    from characterize.campaign import load_campaign, plan
+    from characterize.execute import run_campaign
     from characterize.files import check_output_dir, check_output_file
 
     check_output_file("-o", args.output, ".h5")

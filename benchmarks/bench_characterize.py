@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from characterize.campaign import load_campaign, plan, run_campaign
+from characterize.campaign import load_campaign, plan
+from characterize.execute import run_campaign
 
 
 def main() -> None:

@@ -4,7 +4,9 @@ Place in the pipeline: circuits (decks) -> **characterize** (simulate, measure, 
 -> system_model. PySpice is imported by :mod:`characterize.runtime` only, and only inside worker
 processes.
 """
-from .campaign import Campaign, CampaignError, load_campaign, parse_campaign, plan, run_campaign
+from .cache import Cache
+from .campaign import Campaign, CampaignError, load_campaign, parse_campaign, plan
+from .execute import RunSummary, run_campaign
 from .files import OutputPathError, atomic_write
 from .runtime import NgspiceSession, Op, Probe, SimResult, SimSpec, SimulationFailed, SimulationPool, Tran, run
 from .tables import OperationTable, Tables, TableError, open_tables, write_tables
@@ -12,7 +14,7 @@ from .procedures import OPERATIONS, TESTBENCHES, available, get_testbench, proce
 from .testbench import Testbench, describe_params, parse_params
 
 __all__ = [
-    "Campaign", "CampaignError", "load_campaign", "parse_campaign", "plan", "run_campaign",
+    "Cache", "Campaign", "CampaignError", "load_campaign", "parse_campaign", "plan", "RunSummary", "run_campaign",
     "OutputPathError", "atomic_write",
     "NgspiceSession", "Op", "Probe", "SimResult", "SimSpec", "SimulationFailed", "SimulationPool", "Tran", "run",
     "OperationTable", "Tables", "TableError", "open_tables", "write_tables",

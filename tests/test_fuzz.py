@@ -12,7 +12,7 @@ with ``bdpe: error: `` (no traceback), nothing printed on stdout, no netlist wri
 
 Nothing here runs ngspice: ``simulate`` gets ``--dry-run`` and, belt and braces, the entry points
 that would start a simulation (``characterize.runtime.run``/``SimulationPool``,
-``characterize.campaign.run_campaign``) are replaced by a stub that raises, so a wrongly accepted
+``characterize.execute.run_campaign``) are replaced by a stub that raises, so a wrongly accepted
 input fails the test instead of simulating.
 
 Examples per run (``max_examples``): 300 + 100 + 250 + 150 + 60 + 30 = 890 (derandomized: CI is reproducible).
@@ -61,13 +61,13 @@ def _no_simulation(*args, **kwargs):
 @pytest.fixture
 def guarded(monkeypatch):
     """No simulation can start, no debug re-raise; returns monkeypatch (for BDPE_NETLIST_DIR)."""
-    import characterize.campaign
+    import characterize.execute
     import characterize.runtime
 
     monkeypatch.delenv("BDPE_DEBUG", raising=False)
     monkeypatch.setattr(characterize.runtime, "run", _no_simulation)
     monkeypatch.setattr(characterize.runtime, "SimulationPool", _no_simulation)
-    monkeypatch.setattr(characterize.campaign, "run_campaign", _no_simulation)
+    monkeypatch.setattr(characterize.execute, "run_campaign", _no_simulation)
     return monkeypatch
 
 

@@ -23,7 +23,10 @@ import numpy as np
 import pytest
 
 from bdpe.cli import main
-from characterize.campaign import CampaignError, Cache, assemble_tables, finish_point, parse_campaign, plan
+from characterize.cache import Cache
+from characterize.campaign import CampaignError, parse_campaign, plan
+from characterize.execute import finish_point
+from characterize.results import assemble_tables
 from characterize.runtime import SimResult
 from characterize.tables import OperationTable, TableError, open_tables, write_tables
 from characterize.testbenches import Testbench as _Testbench, get_testbench
