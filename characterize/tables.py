@@ -273,8 +273,11 @@ def _read_axes(where: str, g, status) -> tuple[dict, dict]:
     return axes, units
 
 
-def _texts(values: np.ndarray) -> np.ndarray:
-    return np.vectorize(_text, otypes=[object])(values) if values.size else values.astype(object)
+def _texts(values) -> np.ndarray:
+    """A string dataset's values as an object array of text, any shape (an operation without
+    axes has 0-d datasets, which h5py returns as a bare ``bytes``)."""
+    arr = np.asarray(values, dtype=object)
+    return np.vectorize(_text, otypes=[object])(arr) if arr.size else arr
 
 
 def _text(value):

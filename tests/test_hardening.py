@@ -612,3 +612,15 @@ def test_broken_pipe_is_quiet(tmp_path):
     proc = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable} -m bdpe.cli simulate --list | head -c 10"
                            " >/dev/null; echo ${PIPESTATUS[0]}"], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() in ("0", "141") and "Error" not in proc.stderr and "Traceback" not in proc.stderr, proc
+
+
+def test_table_without_axes_round_trips(tmp_path):
+    """An operation with no axes (rram_iv in the default campaign) has 0-d datasets; h5py returns
+    a 0-d string as bare bytes (the reader once failed on it after a whole `make run`)."""
+    table = OperationTable("rram_iv", {}, {}, {"r_on_ohm": np.array(37e3)}, {"r_on_ohm": "ohm"}, {},
+                           np.array(0, dtype=np.int8), np.array("", dtype=object), {},
+                           {"note": np.array("ok", dtype=object)})
+    write_tables(tmp_path / "t.h5", [table], {})
+    t = open_tables(tmp_path / "t.h5")
+    assert t.lookup("rram_iv", "r_on_ohm") == 37e3
+    assert t.table("rram_iv").message.shape == () and str(t.texts("rram_iv")["note"]) == "ok"
