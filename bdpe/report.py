@@ -110,7 +110,7 @@ def _pct(x):
 def _si(x, unit):
     if x is None or not np.isfinite(x):
         return "n/a"
-    for f, p in ((1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1, "")):
+    for f, p in ((1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1, ""), (1e3, "k"), (1e6, "M"), (1e9, "G")):
         if abs(x) < f * 1000:
             return f"{x / f:.3g} {p}{unit}"
     return f"{x:.3g} {unit}"
