@@ -1,7 +1,11 @@
-"""The built-in campaigns (TOML), shipped as package data: ``default.toml`` (what ``bdpe run``
-characterizes) and ``smoke.toml`` (a minute on two cores; the tests use it).
+"""The built-in campaigns (TOML), shipped as package data.
 
-``builtin(name)`` returns the text of one of them, wherever the package is installed."""
+Place in the pipeline: the input of characterize (``bdpe run`` characterizes ``default``; the tests
+use ``smoke``, a minute on two cores).
+
+Offers: ``builtin(name)`` (the TOML text of a built-in campaign, wherever the package is installed)
+and ``available()`` (their names).
+"""
 from importlib import resources
 
 __all__ = ["builtin", "available"]

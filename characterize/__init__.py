@@ -1,8 +1,17 @@
-"""Simulation runtime (ngspice via PySpice), measurements, testbenches, campaigns and HDF5 tables.
+"""Testbenches, the simulation runtime, campaigns and the HDF5 tables.
 
-Place in the pipeline: circuits (decks) -> **characterize** (simulate, measure, campaign, tables)
--> system_model. PySpice is imported by :mod:`characterize.runtime` only, and only inside worker
-processes.
+Place in the pipeline: rram_models -> circuits -> **characterize** (decks + measurements,
+ngspice runs, campaigns, cache, tables) -> system_model -> report. PySpice is imported by
+:mod:`characterize.runtime` only, and only inside worker processes.
+
+Offers: campaigns (``load_campaign``, ``parse_campaign``, ``plan``, ``run_campaign``, ``Cache``,
+``Campaign``, ``CampaignError``, ``RunSummary``), tables (``open_tables`` -> :class:`Tables` with
+``operations``, ``axes``, ``metrics``, ``texts``, ``lookup``, ``to_xarray``; ``write_tables``,
+``OperationTable``, ``TableError``), the registry (``OPERATIONS``, ``TESTBENCHES``,
+``get_testbench``, ``available``, ``procedure_sha256``), testbenches (``Testbench``,
+``parse_params``, ``describe_params``), the runtime (``SimSpec``, ``Tran``, ``Op``, ``Probe``,
+``SimResult``, ``SimulationPool``, ``NgspiceSession``, ``SimulationFailed``, ``run``) and output
+files (``atomic_write``, ``OutputPathError``).
 """
 from .cache import Cache
 from .campaign import Campaign, CampaignError, load_campaign, parse_campaign, plan

@@ -8,7 +8,6 @@ result bit; energy = integral of V*I over every supply and control source in the
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,7 +115,7 @@ def _windows(ops, timing: BDPETiming, start: float):
     return out, t
 
 
-def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[Op], *, corner: str = "tt", vdd: float = 1.8,
+def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[BDPEOp], *, corner: str = "tt", vdd: float = 1.8,
                   temperature_C: float = 27.0, vpre: float = 0.2, timing: BDPETiming = BDPETiming(),
                   label: str = "bdpe sequence") -> SimSpec:
     """One transient running ``ops`` back to back on one BDPE deck."""
@@ -164,7 +163,7 @@ def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[Op], *, corner
                    timeout_s=3600.0, label=label)
 
 
-def measure_sequence(params: BDPEParams, ops: list[Op], r: SimResult, *, vdd: float = 1.8, vpre: float = 0.2,
+def measure_sequence(params: BDPEParams, ops: list[BDPEOp], r: SimResult, *, vdd: float = 1.8, vpre: float = 0.2,
                      timing: BDPETiming = BDPETiming()) -> list[dict]:
     """Per operation: result read from the output nodes, expected value, latency, energy."""
     cols = params.array.cols

@@ -3,7 +3,6 @@ bookkeeping of finished points (cached at once), and the atomic write of the tab
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import threading
@@ -11,60 +10,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
-
-from . import measure as _measure
 from .cache import Cache, point_key
 from .campaign import Campaign, Point, plan
 from .procedures import get_testbench
 from .results import assemble_tables, root_attributes
-from .runtime import SimResult, SimSpec, Tran
+from .runtime import SimResult
 from .tables import write_tables
-from .testbench import Testbench
+from .testbench import finish_point, retried_entry, robust_spec  # part of every procedure's cache key
 
 __all__ = ["run_campaign", "RunSummary", "robust_spec", "finish_point", "retried_entry"]
-
-
-def robust_spec(spec: SimSpec) -> SimSpec:
-    """The retry settings: gear integration, 4x smaller maximum step, more gmin/source steps."""
-    options = dict(spec.options)
-    options.update({"method": "gear", "gminsteps": 50, "srcsteps": 50, "itl4": 100})
-    analysis = spec.analysis
-    if isinstance(analysis, Tran):
-        max_step = analysis.max_step_s or analysis.stop_s / 50
-        analysis = dataclasses.replace(analysis, max_step_s=max_step / 4)
-    return dataclasses.replace(spec, options=tuple(sorted(options.items())), analysis=analysis,
-                               label=spec.label + " [retry: gear, max step / 4]")
-
-
-def finish_point(tb: Testbench, params, result: SimResult) -> dict:
-    """Cache entry of one simulated point: numeric metrics, status, message."""
-    entry = {"status": 0, "message": "", "metrics": {}, "analysis_time_s": result.analysis_time_s,
-             "wall_time_s": result.wall_time_s, "label": result.label}
-    if not result.ok:
-        entry.update(status=1, message=f"{result.error_kind}: {result.error}")
-        return entry
-    try:
-        metrics = tb.measure(params, result)
-    except _measure.MeasurementNotFound as exc:
-        entry.update(status=2, message=f"measurement not found: {exc}")
-        return entry
-    except Exception as exc:  # a measurement that breaks is a failure with its reason, not "not found"
-        entry.update(status=1, message=f"measurement error: {type(exc).__name__}: {exc}")
-        return entry
-    entry["texts"] = {}
-    for k, v in metrics.items():
-        if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)):
-            entry["metrics"][k] = float(v)
-        else:  # e.g. program_word's programmed word (hex text): kept as a text metric, never dropped
-            entry["texts"][k] = str(v)
-    return entry
-
-
-def retried_entry(entry: dict, first_error: str) -> dict:
-    """The entry of a point that needed a retry: one message format for every executor."""
-    entry["message"] = f"retried after: {first_error}" + (f"; {entry['message']}" if entry["message"] else "")
-    return entry
 
 
 def _dask_session():  # pragma: no cover - runs inside Dask worker processes
@@ -160,7 +114,8 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
             from .runtime import SimulationPool
             pool = SimulationPool(jobs)
             ngspice = pool.version()
-        rec = _Recorder(points, [point_key(p, ngspice) for p in points], cache, progress, on_point)
+        rec = _Recorder(points, [point_key(p, ngspice) for p in points], cache, progress, on_point,
+                        effort=(campaign.timeout_s, campaign.retries))
         todo = sorted(rec.missing(), key=lambda i: (points[i].spec.deck_key(), i))  # by deck: each loads once
         if executor == "dask":
             _run_dask(client, points, todo, jobs, campaign.retries, rec.record)
@@ -183,16 +138,29 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
     return rec.summary
 
 
+def _less_effort(recorded, now: tuple[float, int]) -> bool:
+    """Did a cached failure get less time or fewer retries than this run would give it?"""
+    try:
+        timeout_s, retries = float(recorded[0]), int(recorded[1])
+    except (TypeError, ValueError, IndexError):
+        return True  # an entry from before efforts were recorded
+    return timeout_s < now[0] or retries < now[1]
+
+
 class _Recorder:
     """Cache lookups and the bookkeeping of finished points: each is cached at once (a killed
     campaign resumes from it), counted, shown on the progress bar."""
 
-    def __init__(self, points: list[Point], keys: list[str], cache: Cache, progress: bool, on_point):
+    def __init__(self, points: list[Point], keys: list[str], cache: Cache, progress: bool, on_point,
+                 effort: tuple[float, int] = (0.0, 0)):
         self.points, self.keys, self.cache, self.on_point = points, keys, cache, on_point
+        self.effort = effort  # (timeout_s, retries) of this run: recorded with every entry
         self.summary = RunSummary(points=len(points))
         self.entries: dict[int, dict] = {}
         for i, key in enumerate(keys):
             hit = cache.get(key)
+            if hit is not None and hit["status"] == 1 and _less_effort(hit.get("effort"), effort):
+                hit = None  # a simulation that failed with less time or fewer retries than now: try again
             if hit is not None:
                 self.entries[i] = hit
                 self.summary.cached += 1
@@ -205,6 +173,7 @@ class _Recorder:
 
     def record(self, i: int, entry: dict) -> None:
         s = self.summary
+        entry["effort"] = list(self.effort)
         self.cache.put(self.keys[i], entry)
         self.entries[i] = entry
         s.simulated += 1

@@ -81,17 +81,17 @@ def _is_module(name: str) -> bool:
         return False
 
 
-def _own(name: str | None) -> bool:
-    return bool(name) and name.split(".")[0] in _OWN_PACKAGES
+def _own(name: str | None, own: tuple[str, ...] = _OWN_PACKAGES) -> bool:
+    return bool(name) and name.split(".")[0] in own
 
 
-def _defining_module(module: str, attr: str) -> str:
+def _defining_module(module: str, attr: str, own: tuple[str, ...] = _OWN_PACKAGES) -> str:
     """The module that defines ``module.attr`` (a package ``__init__`` mostly re-exports)."""
     obj = getattr(importlib.import_module(module), attr, None)
     # functions and classes know where they are defined; an instance or a constant (an RRAM model
     # object, MASK64) is taken from the module it is imported from, which then is followed
     owner = obj.__module__ if inspect.isfunction(obj) or inspect.isclass(obj) else None
-    return owner if _own(owner) else module
+    return owner if _own(owner, own) else module
 
 
 def _parents(name: str) -> set[str]:
@@ -100,7 +100,7 @@ def _parents(name: str) -> set[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def _deps(module: str) -> tuple[frozenset, frozenset]:
+def _deps(module: str, own: tuple[str, ...] = _OWN_PACKAGES) -> tuple[frozenset, frozenset]:
     """(modules whose code ``module`` uses, package ``__init__`` files that merely run on the way).
 
     ``import a.b`` and ``from a.b import m`` (a module) use ``a.b`` / ``a.b.m``; ``from a import f``
@@ -114,7 +114,7 @@ def _deps(module: str) -> tuple[frozenset, frozenset]:
     for node in ast.walk(ast.parse(Path(spec.origin).read_text())):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if _own(alias.name):
+                if _own(alias.name, own):
                     use.add(alias.name)
                     passed |= _parents(alias.name)
         elif isinstance(node, ast.ImportFrom):
@@ -122,7 +122,7 @@ def _deps(module: str) -> tuple[frozenset, frozenset]:
             if node.level:
                 anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{anchor}.{base}" if base else anchor
-            if not _own(base):
+            if not _own(base, own):
                 continue
             passed |= _parents(base)
             for alias in node.names:
@@ -130,7 +130,7 @@ def _deps(module: str) -> tuple[frozenset, frozenset]:
                     use.add(f"{base}.{alias.name}")
                     passed.add(base)
                 else:
-                    use.add(_defining_module(base, alias.name))
+                    use.add(_defining_module(base, alias.name, own))
     return frozenset(use), frozenset(passed - use)
 
 

@@ -17,12 +17,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+import numpy as np
+
 from circuits.netlist import NetlistValueError, check_choice, check_int, check_name, check_number, check_word, word_text
 from circuits.technology import Technology, get_technology
 
-from .runtime import SimResult, SimSpec
+from . import measure as _measure
+from .runtime import SimResult, SimSpec, Tran
 
-__all__ = ["Testbench", "parse_params", "describe_params"]
+__all__ = ["Testbench", "parse_params", "describe_params", "finish_point", "robust_spec", "retried_entry"]
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,49 @@ def describe_params(tb: Testbench) -> list[tuple[str, str, object, str, str]]:
     """(name, type, default, unit, description) for every parameter."""
     return [(f.name, _field_kind(f), f.default, f.metadata.get("unit", "-"), f.metadata.get("doc", ""))
             for f in dataclasses.fields(tb.params_type)]
+
+
+# ----------------------------------------------------------------------------------------------
+# from a simulation result to a cache entry: part of every procedure (so of every cache key)
+
+
+def robust_spec(spec: SimSpec) -> SimSpec:
+    """The retry settings: gear integration, 4x smaller maximum step, more gmin/source steps."""
+    options = dict(spec.options)
+    options.update({"method": "gear", "gminsteps": 50, "srcsteps": 50, "itl4": 100})
+    analysis = spec.analysis
+    if isinstance(analysis, Tran):
+        max_step = analysis.max_step_s or analysis.stop_s / 50
+        analysis = dataclasses.replace(analysis, max_step_s=max_step / 4)
+    return dataclasses.replace(spec, options=tuple(sorted(options.items())), analysis=analysis,
+                               label=spec.label + " [retry: gear, max step / 4]")
+
+
+def finish_point(tb: Testbench, params, result: SimResult) -> dict:
+    """Cache entry of one simulated point: numeric metrics, status, message."""
+    entry = {"status": 0, "message": "", "metrics": {}, "analysis_time_s": result.analysis_time_s,
+             "wall_time_s": result.wall_time_s, "label": result.label}
+    if not result.ok:
+        entry.update(status=1, message=f"{result.error_kind}: {result.error}")
+        return entry
+    try:
+        metrics = tb.measure(params, result)
+    except _measure.MeasurementNotFound as exc:
+        entry.update(status=2, message=f"measurement not found: {exc}")
+        return entry
+    except Exception as exc:  # a measurement that breaks is a failure with its reason, not "not found"
+        entry.update(status=1, message=f"measurement error: {type(exc).__name__}: {exc}")
+        return entry
+    entry["texts"] = {}
+    for k, v in metrics.items():
+        if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)):
+            entry["metrics"][k] = float(v)
+        else:  # e.g. program_word's programmed word (hex text): kept as a text metric, never dropped
+            entry["texts"][k] = str(v)
+    return entry
+
+
+def retried_entry(entry: dict, first_error: str) -> dict:
+    """The entry of a point that needed a retry: one message format for every executor."""
+    entry["message"] = f"retried after: {first_error}" + (f"; {entry['message']}" if entry["message"] else "")
+    return entry

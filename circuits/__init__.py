@@ -1,8 +1,14 @@
 """Pure netlist builders (parameters + technology in, SPICE text out) and technologies.
 
-Place in the pipeline: rram_models -> **circuits** (1T1R cell, array, sense amplifier + XNOR,
-popcount, write drivers, the whole BDPE, area) -> characterize. Nothing in this package runs a
-simulator or writes files.
+Place in the pipeline: rram_models -> **circuits** -> characterize (which builds decks from these
+subcircuits and simulates them). Nothing in this package runs a simulator or writes files.
+
+Offers: the BDPE blocks (``rram_array``, ``sense_amp``, ``sense_reference``, ``bit_slice``,
+``popcount``/``plan_popcount``, ``write_row``, ``bdpe``, ``area_estimate``, ``cell_states``,
+``reference_resistance`` and their params classes), ``inverter_chain``, technologies
+(``get_technology``, ``sky130``, ``ideal``, :class:`Technology`) and value validation
+(``check_name``, ``check_number``, ``check_int``, ``check_word``, ``check_choice``, ``fmt``,
+``check_deck_text``, :class:`NetlistValueError`).
 """
 from .bdpe import (ArrayParams, BDPEParams, CellParams, SenseParams, WriteRowParams, area_estimate, bdpe, bit_slice,
                    cell_states, reference_resistance, rram_array, sense_amp, sense_reference, write_row)

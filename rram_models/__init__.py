@@ -1,8 +1,14 @@
 """Compact RRAM models as ngspice behavioural subcircuits (ports ``te be state``).
 
-``get_model(name)`` returns an :class:`RRAMModel` with ``.name``, ``.params`` (published defaults,
-SI units, the published parameter names), ``.parameter_sets`` (named sets, each with its source)
-and ``.subckt(name="rram", parameter_set=None, **overrides)``. ``available()`` lists the names.
+Place in the pipeline: the first stage, **rram_models** -> circuits -> characterize -> tables ->
+system_model -> report. It imports nothing of ours, so it also holds :class:`InputError`, the base
+class of every bad-input error of every layer.
+
+Offers: ``get_model(name)`` -> :class:`RRAMModel` (``.name``, ``.params``: published defaults in
+SI units under the published names, ``.parameter_sets``: named sets with their sources,
+``.subckt(name="rram", parameter_set=None, **overrides)``, ``.static_subckt``, the I-V in numpy),
+``available()``, :class:`ParameterSet`, :class:`Variability` (device-to-device and cycle-to-cycle
+spread from a seed), :class:`ModelParameterError`, :class:`InputError`, ``models_sha256()``.
 """
 from .base import InputError, ModelParameterError, ParameterSet, RRAMModel, Variability
 from .stanford_pku import STANFORD_PKU

@@ -46,7 +46,7 @@ def _import_graph() -> dict[str, set[str]]:
     graph = {}
     for path in _sources(extra=()):
         name = _module_name(path)
-        use, _passed = _deps(name)
+        use, _passed = _deps(name, PACKAGES)  # every package of ours, not only the procedures' three
         graph[name] = {m for m in use if m != name}
     return graph
 

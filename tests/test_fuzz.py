@@ -454,8 +454,7 @@ SCHEMA_KINDS = {
     ("axes", "corner"): "list[str]", ("axes", "vdd"): "list[float]", ("axes", "temperature"): "list[float]",
 }
 SECTIONS = sorted({s for s, _ in SCHEMA_KINDS})
-OPERATION_NAMES = ["rram_set", "rram_reset", "rram_read", "rram_iv", "cell_read", "sense_xnor", "popcount",
-                   "bdpe_rram", "bdpe_register", "program_word", "inverter_chain", "rc_step"]
+OPERATION_NAMES = sorted(__import__("characterize.procedures", fromlist=["OPERATIONS"]).OPERATIONS)  # the registry
 OP_TESTBENCH_FIELDS = {"inverter_chain": set(CATALOG["inverter-chain"]), "rc_step": set(CATALOG["rc-step"])}
 
 _printable = st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")).filter(str.isprintable)

@@ -624,3 +624,18 @@ def test_table_without_axes_round_trips(tmp_path):
     t = open_tables(tmp_path / "t.h5")
     assert t.lookup("rram_iv", "r_on_ohm") == 37e3
     assert t.table("rram_iv").message.shape == () and str(t.texts("rram_iv")["note"]) == "ok"
+
+
+def test_cached_failures_are_retried_with_more_effort(tmp_path):
+    """A point that failed (status 1, e.g. a timeout) is cached with the timeout and retries it got;
+    a run that allows more time or more retries simulates it again, one that allows the same does not."""
+    from characterize.execute import _Recorder
+
+    cache = Cache(tmp_path)
+    cache.put("aa" * 32, {"status": 1, "message": "timeout", "metrics": {}, "effort": [4.0, 1]})
+    cache.put("bb" * 32, {"status": 0, "message": "", "metrics": {"x": 1.0}, "effort": [4.0, 1]})
+    keys = ["aa" * 32, "bb" * 32]
+    assert _Recorder([None, None], keys, cache, False, None, effort=(4.0, 1)).missing() == []
+    assert _Recorder([None, None], keys, cache, False, None, effort=(8.0, 1)).missing() == [0]
+    assert _Recorder([None, None], keys, cache, False, None, effort=(4.0, 2)).missing() == [0]
+    assert _Recorder([None, None], keys, cache, False, None, effort=(1.0, 0)).missing() == []
