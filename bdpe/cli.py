@@ -286,7 +286,7 @@ def _write_json(path: Path, payload) -> None:
 
 
 def cmd_evaluate(args) -> int:
-    from system_model import BDPEConfig, PUBLISHED_DOTP, available_networks, available_platforms, evaluate
+    from system_model import PUBLISHED_DOTP, available_networks, available_platforms, evaluate
     from system_model import get_network, get_platform
     from dataclasses import replace
 
@@ -357,7 +357,7 @@ def _schema_text() -> str:
 def cmd_characterize(args) -> int:
     from characterize.campaign import load_campaign, plan
     from characterize.execute import run_campaign
-    from characterize.files import check_output_dir, check_output_file
+    from characterize.files import check_output_file
 
     check_output_file("-o", args.output, ".h5")
     _check_jobs(args.jobs)

@@ -9,7 +9,6 @@ import base64
 import html
 import io
 import json
-import math
 import os
 import sys
 from dataclasses import dataclass, field, replace

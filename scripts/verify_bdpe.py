@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from characterize.bdpe_testbenches import MASK64, BDPEOp, BDPETiming, bdpe_sequence, measure_sequence, verification_set
+from characterize.bdpe_testbenches import BDPEOp, bdpe_sequence, measure_sequence, verification_set
 from characterize.runtime import SimulationPool
 from circuits.bdpe import ArrayParams, BDPEParams
 from circuits.technology import sky130

@@ -8,7 +8,7 @@ per output pixel per filter, and the engine counts them as it goes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -8,7 +8,7 @@ convolution over a 1x1 map.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["Conv", "Dense", "MaxPool", "Route", "Upsample", "Detection", "Network", "LayerShape",
            "get_network", "available_networks", "WORD_BITS"]

@@ -336,9 +336,10 @@ def evaluate(net: Network, platform: Platform, bdpe: BDPEConfig | None = None, *
     cal = _calibrate(platform)
     chk_cycles, dpm_cycles = bdpe.cycles(platform.f_clk_Hz)
     seq_cycles = platform.sequence_cycles(chk_cycles, dpm_cycles)
-    n_insts = {k: len(v) for k, v in sequences().items()}
+    n_insts, n_loads = _sequence_counts()
     hits_by_layer = profile_fill(net, bdpe.rram_words, bdpe.rram_usage)
-    layers = [_layer_costs(s, hits_by_layer.get(s.index, 0.0), platform, cal, bdpe, seq_cycles) for s in net.shapes()]
+    layers = [_layer_costs(s, hits_by_layer.get(s.index, 0.0), platform, cal, bdpe, seq_cycles, n_insts, n_loads)
+              for s in net.shapes()]
 
     def total(run: str, key: str) -> float:  # the totals are sums of the layers, nothing computed twice
         t = 0.0
@@ -374,11 +375,16 @@ def evaluate(net: Network, platform: Platform, bdpe: BDPEConfig | None = None, *
     return result
 
 
+def _sequence_counts() -> tuple[dict[str, int], dict[str, int]]:
+    """Instructions and loads per BDP of each sequence (baseline, hit, miss)."""
+    seqs = sequences()
+    return ({k: len(v) for k, v in seqs.items()},
+            {k: sum(1 for x in v if x[3] == "load") for k, v in seqs.items()})
+
+
 def _layer_costs(s, hits: float, platform: Platform, cal: _Calibration, bdpe: BDPEConfig,
-                 seq_cycles: dict[str, float]) -> dict:
+                 seq_cycles: dict[str, float], n_insts: dict[str, int], n_loads: dict[str, int]) -> dict:
     """One layer's costs in both runs (a temporary ``rest`` entry holds the non-BDP cycles)."""
-    n_insts = {k: len(v) for k, v in sequences().items()}
-    n_loads = {k: sum(1 for x in v if x[3] == "load") for k, v in sequences().items()}
     misses = s.bdps - hits
     rest_cycles = (s.float_macs + s.out_elements) * cal.rest_cycles_per_unit
     base_cyc = s.bdps * seq_cycles["baseline"]

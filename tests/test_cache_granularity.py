@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from campaign_texts import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bdpe", "circuits", "rram_models", "characterize", "system_model")
@@ -74,17 +75,6 @@ def test_procedure_hashes_follow_the_imports(copy):
     assert _changed(last, _hashes(copy)) == set(base)
     _touch(copy / "system_model" / "engine.py")  # not a procedure's source at all
     assert _hashes(copy) == _hashes(copy)
-
-
-TINY = """
-[campaign]
-name = "tiny"
-technology = "ideal"
-[axes]
-corner = ["nom"]
-[operations.rc_step]
-axes = { r_ohm = [1000.0, 2000.0] }
-"""
 
 
 @pytest.mark.ngspice

@@ -31,19 +31,10 @@ from characterize.runtime import SimResult
 from characterize.tables import OperationTable, TableError, open_tables, write_tables
 from characterize.testbenches import Testbench as _Testbench, get_testbench
 from circuits.netlist import NetlistValueError, check_int, check_number, check_word
+from campaign_texts import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 BDPE = [sys.executable, "-m", "bdpe.cli"]
-
-TINY = """
-[campaign]
-name = "tiny"
-technology = "ideal"
-[axes]
-corner = ["nom"]
-[operations.rc_step]
-axes = { r_ohm = [1000.0, 2000.0] }
-"""
 
 
 def run_main(capsys, *argv) -> tuple[int, list[str], str]:
