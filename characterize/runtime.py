@@ -15,7 +15,9 @@ Execution model
   ``SimResult.notes``; errors fail the run with the message.
 
 Debug switch: with ``BDPE_NETLIST_DIR=DIR`` every netlist a worker loads is written to
-``DIR/<sha256>.cir`` (and nothing is written when no simulation runs).
+``DIR/<sha256>.cir`` (and nothing is written when no simulation runs).  With
+``BDPE_FULL_LIBRARY=1`` decks load the technology's whole model library instead of the subset
+they use (:mod:`circuits.model_library`; identical results, ~5 s more per SKY130 load).
 """
 from __future__ import annotations
 
@@ -187,6 +189,15 @@ class SimSpec:
         lines.append(".end")
         return "\n".join(lines) + "\n"
 
+    def load_text(self, *, full_library: bool = False) -> str:
+        """What the simulator loads: :meth:`netlist` with the technology's model subset in place of
+        its whole library (``full_library=True``: the whole library, as written in :meth:`netlist`)."""
+        lines = ["* bdpe deck"]
+        lines += self.technology.load_lines(self.corner, self.deck, full_library=full_library)
+        lines.append(self.deck.strip("\n"))
+        lines.append(".end")
+        return "\n".join(lines) + "\n"
+
     def deck_key(self) -> str:
         """Identity of the loaded circuit: what forces a re-parse when it changes."""
         text = "\n".join(self.technology.init_commands) + "\n" + self.netlist()
@@ -255,6 +266,7 @@ def classify_message(line: str) -> str:
 
 
 _COMMANDS_BEFORE_RELEASE = 500
+_FRESH = ("freshly loaded",)  # session state right after a deck is loaded (no reset needed)
 
 
 class NgspiceSession:
@@ -271,6 +283,9 @@ class NgspiceSession:
         self._options_set: set[str] = set()  # options a spec changed from ngspice's defaults
         self._commands = 0
         self.netlist_dir = netlist_dir if netlist_dir is not None else os.environ.get("BDPE_NETLIST_DIR")
+        # BDPE_FULL_LIBRARY=1: parse the technology's whole model library (the reference for the
+        # model subset; the results are identical, only slower to load)
+        self.full_library = os.environ.get("BDPE_FULL_LIBRARY", "") not in ("", "0")
 
     # -- low level
     def command(self, text: str) -> tuple[list[str], list[str]]:
@@ -308,7 +323,7 @@ class NgspiceSession:
             for cmd in spec.technology.init_commands:
                 self.command(cmd)
             self._init_done = spec.technology.init_commands
-        text = spec.netlist()
+        text = spec.load_text(full_library=self.full_library)
         if self.netlist_dir:
             os.makedirs(self.netlist_dir, exist_ok=True)
             with open(os.path.join(self.netlist_dir, f"{spec.deck_key()}.cir"), "w") as fh:
@@ -328,7 +343,7 @@ class NgspiceSession:
                 pass
             raise SimulationFailed(spec.label, "error", "netlist rejected: " + "; ".join(errors[:5] or [f"rc={rc}"]))
         self._loaded_key = spec.deck_key()
-        self._state = None
+        self._state = _FRESH
         return time.perf_counter() - t0
 
     def _vector(self, plot: str, name: str) -> np.ndarray | None:
@@ -394,10 +409,13 @@ class NgspiceSession:
         state = (spec.params, spec.temperature_C, spec.options, altered)
         if state != self._state:
             # reset re-instantiates the circuit from the stored deck: needed for new .param
-            # values, a new temperature or options, and to undo alters a new spec does not repeat
+            # values and to undo alters a new spec does not repeat.  A deck just loaded is in that
+            # state already (temperature and options are applied by the next analysis): without
+            # parameters to apply its reset is skipped (4-5 s for a whole-engine deck).
             for name, value in spec.params:
                 self.command(f"alterparam {name}={fmt(value)}")
-            self.command("reset")
+            if self._state is not _FRESH or spec.params:
+                self.command("reset")
             # options after reset: reset re-reads the deck's own .options
             self.command(f"option temp={fmt(spec.temperature_C)}")
             wanted = dict(spec.options)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import model_library
 from .netlist import NetlistValueError, check_choice, check_name
 
 __all__ = ["Technology", "sky130", "ideal", "get_technology", "TechnologyNotFound"]
@@ -39,6 +40,8 @@ class Technology:
         stdcell_dir: directory of the standard-cell library (``cells/<name>/...``), if any.
         stdcell_prefix: prefix of standard-cell names (``sky130_fd_sc_hd__``).
         init_commands: ngspice commands to run before loading a deck of this technology.
+        model_subset: load only the part of ``library`` a deck uses (:mod:`circuits.model_library`);
+            the results are identical and SKY130 loads in ~0.1 s instead of ~5 s.
     """
 
     name: str
@@ -53,6 +56,7 @@ class Technology:
     stdcell_dir: Path | None = None
     stdcell_prefix: str = ""
     init_commands: tuple[str, ...] = ()
+    model_subset: bool = False
 
     def __hash__(self):  # dict fields: hash by identity-defining fields
         return hash((self.name, self.source, str(self.library)))
@@ -74,6 +78,15 @@ class Technology:
             return []
         corner = self.check_corner(corner if corner is not None else self.nominal_corner)
         return [f'.lib "{self.library}" {corner}']
+
+    def load_lines(self, corner: str | None, deck: str, *, full_library: bool = False) -> list[str]:
+        """The model lines the simulator loads with ``deck``: :meth:`library_lines`, or (for a
+        technology with ``model_subset``) an ``.include`` of the subset of that corner's library
+        that the deck's own text and included cell netlists name."""
+        if self.library is None or not self.model_subset or full_library:
+            return self.library_lines(corner)
+        corner = self.check_corner(corner if corner is not None else self.nominal_corner)
+        return [f'.include "{model_library.subset_file(self.library, corner, deck)}"']
 
     def stdcell_name(self, cell: str) -> str:
         check_name("cell", cell)
@@ -160,6 +173,7 @@ def sky130() -> Technology:
         stdcell_prefix="sky130_fd_sc_hd__",
         # From the PDK's combined_models/spinit, plus a single thread (one ngspice per process).
         init_commands=("set ngbehavior=hsa", "set ng_nomodcheck", "set num_threads=1"),
+        model_subset=True,
     )
 
 

@@ -1,0 +1,113 @@
+"""The model-library subset (circuits.model_library): what it keeps, and that ngspice gives the
+same vectors, bit for bit, with the subset as with the whole SKY130 library."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from characterize.procedures import get_testbench
+from characterize.runtime import SimulationPool
+from characterize.testbench import parse_params
+from circuits import model_library as ml
+from circuits.technology import sky130
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def tiny_library(tmp_path):
+    """A library shaped like SKY130's: a corner section including files, a nested .lib call,
+    multi-name .param statements with continuations, binned models inside and outside subckts."""
+    _write(tmp_path / "lib" / "params_tt.spice", "* corner parameters\n.param\n+ dvth_n = 0.01 dvth_p = -0.02\n"
+           ".param unused_p = 5\n.param chain_a = 'chain_b * 2'\n.param chain_b = 3\n")
+    _write(tmp_path / "lib" / "models" / "fets.spice",
+           ".subckt nfet d g s b mult=1\n.param vth_local = 'dvth_n + 0.4'\nm0 d g s b nfet__model l=1 w=1\n"
+           ".model nfet__model.0 nmos vth0 = vth_local\n.model nfet__model.1 nmos vth0 = {chain_a}\n.ends nfet\n"
+           ".subckt pfet d g s b\nm0 d g s b pfet__model\n.ends\n"
+           ".model pfet__model.0 pmos vth0 = dvth_p\n"
+           ".subckt bigdiode a c\nd0 a c dmod\n.ends\n.model dmod d is = unused_p\n")
+    _write(tmp_path / "lib" / "extra.lib", ".lib sect\n.param from_section = 7\n.endl sect\n.lib other\n.param nope = 1\n.endl\n")
+    lib = _write(tmp_path / "lib" / "main.lib.spice",
+                 "* top\n.lib tt\n.option scale=1.0u\n.include params_tt.spice\n.include \"models/fets.spice\"\n"
+                 ".lib extra.lib sect\n.endl tt\n.lib ff\n.param dvth_n = -1\n.endl ff\n")
+    return lib
+
+
+def test_subset_keeps_what_the_roots_reach_and_nothing_else(tiny_library):
+    statements = ml.flatten_section(tiny_library, "tt")
+    text = ml.library_subset(statements, frozenset({"nfet"})).lower()
+    assert ".option scale=1.0u" in text                      # non-definitions always stay
+    assert ".subckt nfet" in text and "nfet__model.1" in text
+    assert "dvth_n = 0.01" in text                            # a multi-name .param kept whole ...
+    assert "dvth_p" in text                                   # ... with its other names
+    assert ".param chain_a" in text and ".param chain_b" in text   # a parameter chain, transitively
+    for dropped in ("subckt pfet", "pfet__model.0 pmos", "bigdiode", "dmod", "unused_p", "from_section", "nope"):
+        assert dropped not in text, dropped
+    both = ml.library_subset(statements, frozenset({"pfet"})).lower()
+    assert "pfet__model.0 pmos" in both and "subckt nfet" not in both
+    assert "from_section" not in both and ".param nope" not in both
+    # order is the library's: a later statement never moves before an earlier one
+    assert text.index("dvth_n") < text.index("chain_b") < text.index(".subckt nfet")
+
+
+def test_nested_lib_call_picks_only_its_section(tiny_library):
+    names = set().union(*(st.defines for st in ml.flatten_section(tiny_library, "tt")))
+    assert "from_section" in names and "nope" not in names
+    assert {st.text.strip() for st in ml.flatten_section(tiny_library, "ff")} == {".param dvth_n = -1"}
+    with pytest.raises(ValueError, match="no section 'zz'"):
+        ml.flatten_section(tiny_library, "zz")
+
+
+def test_subset_file_is_shared_by_decks_using_the_same_devices(tiny_library, tmp_path, monkeypatch):
+    monkeypatch.setenv("BDPE_MODEL_CACHE", str(tmp_path / "cache"))
+    a = ml.subset_file(tiny_library, "tt", "X1 a b c d nfet\nR1 a 0 1k\n")
+    b = ml.subset_file(tiny_library, "tt", "X9 n1 n2 0 0 NFET\n* pfet in a comment is not a use\n")
+    c = ml.subset_file(tiny_library, "tt", "X1 a b c d pfet\n")
+    assert a == b != c and a.parent == tmp_path / "cache"
+    assert ".subckt nfet" in a.read_text() and ".subckt nfet" not in c.read_text()
+    a.unlink()  # a deleted cache file is written again
+    assert ml.subset_file(tiny_library, "tt", "X1 a b c d nfet\n").is_file()
+
+
+def test_cell_netlists_included_by_a_deck_are_roots():
+    tech = sky130()
+    deck = f'.include "{tech.stdcell_netlist("inv_1")}"\nX1 a y vss vss vdd vdd sky130_fd_sc_hd__inv_1\n'
+    names = ml.deck_identifiers(deck)
+    assert {"sky130_fd_pr__nfet_01v8", "sky130_fd_pr__pfet_01v8_hvt"} <= names
+
+
+# Decks covering every golden circuit (inverter chain, array, sense amplifier, reference, bit slice,
+# popcount, write row) and the 5 V-capable devices are not needed: these are the devices we use.
+_IDENTITY_CASES = [
+    ("inverter-chain", {"corner": "tt"}),
+    ("cell-read", {"corner": "ss", "state": "lrs"}),
+    ("sense-xnor", {"corner": "ff", "vdd": "1.6"}),
+    ("popcount", {"inputs": "8", "vectors": "2"}),
+    ("program-word", {"cols": "4", "rows": "4", "word": "0xa"}),
+    ("rram-set", {"access": "nmos", "amplitude_V": "1.8", "width_s": "2e-9"}),
+]
+
+
+@pytest.mark.parametrize("operation,assignments", _IDENTITY_CASES, ids=[c[0] for c in _IDENTITY_CASES])
+def test_subset_gives_the_same_vectors_as_the_whole_library(operation, assignments, monkeypatch, tmp_path):
+    tb = get_testbench(operation)
+    spec = tb.spec(parse_params(tb, assignments))
+    assert spec.technology.model_subset
+    monkeypatch.setenv("BDPE_MODEL_CACHE", str(tmp_path / "models"))
+    results = {}
+    for full in ("1", "0"):
+        monkeypatch.setenv("BDPE_FULL_LIBRARY", full)
+        with SimulationPool(1) as pool:
+            results[full] = pool.run(spec).raise_for_status()
+    whole, subset = results["1"], results["0"]
+    assert set(whole.vectors) == set(subset.vectors)
+    for name, vector in whole.vectors.items():
+        assert np.array_equal(vector, subset.vectors[name]), name
+    assert subset.load_time_s < whole.load_time_s
+    subset_file, = (tmp_path / "models").iterdir()
+    flat = sum(st.text.count("\n") + 1 for st in ml.flatten_section(spec.technology.library, spec.corner or "tt"))
+    assert subset_file.read_text().count("\n") < flat / 2
