@@ -62,9 +62,25 @@ class _PWL:
         start = max(t, self.points[-1][0] + 1e-15)
         self.points += [(start, self.level), (start + self.slew, level)]
 
-    def source(self, name: str, node: str) -> str:
-        pts = " ".join(f"{fmt(t)} {fmt(v)}" for t, v in self.points)
+    def source(self, name: str, node: str, vdd: float | None = None) -> str:
+        """The PWL source; levels equal to ``vdd`` are written as the supply parameter."""
+        pts = " ".join(f"{fmt(t)} {_level(v, vdd)}" for t, v in self.points)
         return f"V{name} {node} 0 pwl({pts})"
+
+
+# The supply of every deck here is the parameter VDD_PARAM: the Vdd source and every logic level
+# equal to it are written as {vdd_v}, so one loaded deck serves every VDD (alterparam + reset).
+VDD_PARAM = "vdd_v"
+
+
+def _level(value: float, vdd: float | None) -> str:
+    return f"{{{VDD_PARAM}}}" if vdd is not None and value == vdd and value != 0 else fmt(value)
+
+
+def _supply(tech: Technology, vdd: float) -> tuple[list[str], tuple[tuple[str, float]]]:
+    """Deck lines of the supply (declared at the technology's nominal VDD) and the spec parameter
+    that sets it to ``vdd``."""
+    return [f".param {VDD_PARAM}={fmt(tech.vdd_nominal_V)}", f"Vdd vdd 0 dc {{{VDD_PARAM}}}"], ((VDD_PARAM, vdd),)
 
 
 @dataclass(frozen=True)
@@ -142,11 +158,12 @@ def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[BDPEOp], *, co
             a[i].set(t0, vdd * ((op.a >> i) & 1))
         if op.path == "rram":
             _read_cycle(wl[op.row], pre, sae, t0, t1, timing, vdd)
-    lines = sub.include_lines() + [sub.text, f"Vdd vdd 0 dc {fmt(vdd)}", f"Vpre vpre 0 dc {fmt(vpre)}"]
-    lines += [w.source(f"wl{k}", f"wl_en{k}") for k, w in enumerate(wl)]
-    lines += [pre.source("pre_ctl", "pre"), sae.source("sae", "sae"), sel.source("sel", "sel")]
-    lines += [s.source(f"x{i}", f"x{i}") for i, s in enumerate(x)]
-    lines += [s.source(f"a{i}", f"a{i}") for i, s in enumerate(a)]
+    supply, params = _supply(tech, vdd)
+    lines = sub.include_lines() + [sub.text] + supply + [f"Vpre vpre 0 dc {fmt(vpre)}"]
+    lines += [w.source(f"wl{k}", f"wl_en{k}", vdd) for k, w in enumerate(wl)]
+    lines += [pre.source("pre_ctl", "pre", vdd), sae.source("sae", "sae", vdd), sel.source("sel", "sel", vdd)]
+    lines += [s.source(f"x{i}", f"x{i}", vdd) for i, s in enumerate(x)]
+    lines += [s.source(f"a{i}", f"a{i}", vdd) for i, s in enumerate(a)]
     ports = ([f"wl_en{k}" for k in range(n_words)] + ["pre", "sae", "sel", "vpre"] + [f"x{i}" for i in range(cols)]
              + [f"a{i}" for i in range(cols)] + [f"s{i}" for i in range(k_out)] + ["vdd", "0"])
     lines.append(f"Xbdpe {' '.join(ports)} {sub.name}")
@@ -160,7 +177,7 @@ def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[BDPEOp], *, co
     probes += [Probe(f"i_wl{k}", "i", f"Vwl{k}") for k in range(n_words)]
     return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=10e-12, stop_s=stop, max_step_s=50e-12),
                    probes=tuple(probes), technology=tech, corner=corner, temperature_C=temperature_C,
-                   timeout_s=3600.0, label=label)
+                   params=params, timeout_s=3600.0, label=label)
 
 
 def measure_sequence(params: BDPEParams, ops: list[BDPEOp], r: SimResult, *, vdd: float = 1.8, vpre: float = 0.2,
@@ -336,9 +353,10 @@ def _build_sense(p: SenseXnorTB, tech: Technology) -> SimSpec:
         _read_cycle(wl[row], pre, sae, t0, t1, timing, p.vdd)
     includes = tuple(dict.fromkeys(sa.includes + ref.includes + bs.includes + (str(tech.stdcell_netlist("buf_8")),)))
     lines = [f'.include "{i}"' for i in includes] + rram_subckts + [arr.text, sa.text, ref.text, bs.text]
-    lines += [f"Vdd vdd 0 dc {fmt(p.vdd)}", f"Vpre vpre 0 dc {fmt(p.vpre)}",
-              wl[0].source("wl0", "wl_en0"), wl[1].source("wl1", "wl_en1"), pre.source("pre_ctl", "pre"),
-              sae.source("sae", "sae"), x.source("x", "x"), "Vsel sel 0 dc 0",
+    supply, params = _supply(tech, p.vdd)
+    lines += supply + [f"Vpre vpre 0 dc {fmt(p.vpre)}",
+              wl[0].source("wl0", "wl_en0", p.vdd), wl[1].source("wl1", "wl_en1", p.vdd), pre.source("pre_ctl", "pre", p.vdd),
+              sae.source("sae", "sae", p.vdd), x.source("x", "x", p.vdd), "Vsel sel 0 dc 0",
               _wl_driver(tech, "wld0", "wl_en0", "wl0"), _wl_driver(tech, "wld1", "wl_en1", "wl1"),
               f"Xarr bl 0 wl0 wl1 0 {arr.name}",
               f"Xref blref pre vpre vdd 0 {ref.name}",
@@ -349,7 +367,7 @@ def _build_sense(p: SenseXnorTB, tech: Technology) -> SimSpec:
               Probe("sae", "v", "sae"), Probe("pre", "v", "pre"), Probe("x", "v", "x"), Probe("i_vdd", "i", "Vdd"),
               Probe("i_vpre", "i", "Vpre"))
     return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=5e-12, stop_s=stop, max_step_s=20e-12),
-                   probes=probes, technology=tech, corner=p.corner, temperature_C=p.temperature_C,
+                   probes=probes, technology=tech, corner=p.corner, temperature_C=p.temperature_C, params=params,
                    label=f"sense-xnor window={p.window:g} {p.corner}")
 
 
@@ -414,11 +432,12 @@ def _build_cell_read(p: CellReadTB, tech: Technology) -> SimSpec:
     wl.set(0.2e-9 + p.t_read, 0.0)
     stop = 0.4e-9 + p.t_read + 0.3e-9
     lines = [f'.include "{tech.stdcell_netlist("buf_8")}"'] + rram_subckts + [arr.text]
-    lines += [f"Vdd vdd 0 dc {fmt(p.vdd)}", f"Vbl bl 0 dc {fmt(p.v_read)}", wl.source("wl", "wl_en"),
+    supply, params = _supply(tech, p.vdd)
+    lines += supply + [f"Vbl bl 0 dc {fmt(p.v_read)}", wl.source("wl", "wl_en", p.vdd),
               _wl_driver(tech, "wld", "wl_en", "wl"), f"Xarr bl 0 wl 0 {arr.name}"]
     probes = (Probe("wl_en", "v", "wl_en"), Probe("wl", "v", "wl"), Probe("i_bl", "i", "Vbl"), Probe("i_vdd", "i", "Vdd"))
     return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=5e-12, stop_s=stop, max_step_s=20e-12), probes=probes,
-                   technology=tech, corner=p.corner, temperature_C=p.temperature_C,
+                   technology=tech, corner=p.corner, temperature_C=p.temperature_C, params=params,
                    label=f"cell-read {p.state} rows={p.rows} full={p.full} {p.corner}", options={"reltol": 1e-4})
 
 
@@ -479,13 +498,14 @@ def _build_popcount(p: PopcountTB, tech: Technology) -> SimSpec:
         for i in range(p.inputs):
             srcs[i].set(T_START + k * p.t_vector, p.vdd * ((v >> i) & 1))
     stop = T_START + len(vecs) * p.t_vector
-    lines = pc.include_lines() + [pc.text, f"Vdd vdd 0 dc {fmt(p.vdd)}"]
-    lines += [s.source(f"in{i}", f"in{i}") for i, s in enumerate(srcs)]
+    supply, params = _supply(tech, p.vdd)
+    lines = pc.include_lines() + [pc.text] + supply
+    lines += [s.source(f"in{i}", f"in{i}", p.vdd) for i, s in enumerate(srcs)]
     lines.append(f"Xpc {' '.join([f'in{i}' for i in range(p.inputs)] + [f's{i}' for i in range(k_out)])} vdd 0 {pc.name}")
     lines += [f"Cs{i} s{i} 0 {fmt(C_OUT_LOAD_F)}" for i in range(k_out)]
     probes = tuple(Probe(f"s{i}", "v", f"s{i}") for i in range(k_out)) + (Probe("i_vdd", "i", "Vdd"),)
     return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=10e-12, stop_s=stop, max_step_s=50e-12), probes=probes,
-                   technology=tech, corner=p.corner, temperature_C=p.temperature_C, timeout_s=1800.0,
+                   technology=tech, corner=p.corner, temperature_C=p.temperature_C, timeout_s=1800.0, params=params,
                    label=f"popcount {p.inputs} x {len(vecs)} {p.corner}")
 
 
@@ -550,14 +570,15 @@ def _build_program(p: ProgramWordTB, tech: Technology) -> SimSpec:
     pe.set(1.0e-9 + p.t_write, 0.0)
     wl.set(1.5e-9 + p.t_write, 0.0)
     stop = 2.5e-9 + p.t_write
-    lines = wr.include_lines() + [wr.text, f"Vdd vdd 0 dc {fmt(p.vdd)}", pe.source("pe", "pe"), wl.source("wl", "wl_en")]
-    lines += [f"Vd{i} d{i} 0 dc {fmt(p.vdd * ((word >> i) & 1))}" for i in range(p.cols)]
+    supply, params = _supply(tech, p.vdd)
+    lines = wr.include_lines() + [wr.text] + supply + [pe.source("pe", "pe", p.vdd), wl.source("wl", "wl_en", p.vdd)]
+    lines += [f"Vd{i} d{i} 0 dc {_level(p.vdd * ((word >> i) & 1), p.vdd)}" for i in range(p.cols)]
     lines.append(f"Xw pe wl_en {' '.join(f'd{i}' for i in range(p.cols))} vdd 0 {wr.name}")
     probes = (Probe("pe", "v", "pe"), Probe("i_vdd", "i", "Vdd")) + tuple(
         Probe(f"st{i}", "v", f"xw.xarr.st0_{i}") for i in range(p.cols))
     return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=20e-12, stop_s=stop, max_step_s=min(p.t_write / 200, 0.5e-9)),
                    probes=probes, technology=tech, corner=p.corner, temperature_C=p.temperature_C, timeout_s=1800.0,
-                   label=f"program-word {p.word} {p.corner}",
+                   params=params, label=f"program-word {p.word} {p.corner}",
                    # trap at reltol 1e-3 (and, after the F_min ramp, 1e-4) hit "timestep too small" when
                    # 8 cells SET within 80 ps; gear at 1e-4 and trap at 1e-5 both run (same results)
                    options={"reltol": 1e-4, "method": "gear"})

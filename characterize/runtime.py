@@ -4,13 +4,16 @@ This is the only module that imports PySpice (and only inside worker processes).
 
 Execution model
 ---------------
-* :class:`NgspiceSession` owns the one ngspice instance of a process.  It loads a deck (with its
-  technology library) once and then runs many points on it with ``alterparam`` + ``reset``,
-  ``option temp=...`` and the analysis command; it re-parses only when the netlist text (structure
-  or corner) changes.  After each run it sends ``destroy all``; on a deck change ``remcirc``.
+* :class:`NgspiceSession` owns the one ngspice instance of a process.  It loads a deck (with the
+  part of its technology library it uses) once and then runs many points on it with
+  ``alterparam`` + ``reset``, ``option temp=...`` and the analysis command.  It keeps up to
+  ``_HELD_DECKS`` circuits loaded and switches between them with ``setcirc`` (the least recently
+  used one is removed with ``remcirc``), so it parses a deck again only when it has not held it
+  recently.  After each run it sends ``destroy all`` (the result vectors).
 * :class:`SimulationPool` runs sessions in worker processes (one ngspice each).  A run that exceeds
   its ``timeout_s`` or kills its worker fails alone: the worker is replaced and the other runs go on.
-  Jobs are routed to the worker that already holds their deck ("load once, sweep many").
+  Jobs are routed to a worker that already holds their deck ("load once, sweep many"); among the
+  other decks the one with the most estimated work goes first.
 * stderr lines are classified: notes ("Note:", gmin/source stepping, version warnings) are kept in
   ``SimResult.notes``; errors fail the run with the message.
 
@@ -189,10 +192,17 @@ class SimSpec:
         lines.append(".end")
         return "\n".join(lines) + "\n"
 
+    def params_as_declared(self) -> bool:
+        """True when every parameter of the spec has the value its ``.param`` line declares (a
+        freshly loaded deck needs no ``alterparam``/``reset`` then)."""
+        declared = {m.group(1).lower(): m.group(2) for m in re.finditer(
+            r"^\s*\.param\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*$", self.deck, flags=re.M | re.I)}
+        return all(declared.get(name.lower()) == fmt(value) for name, value in self.params)
+
     def load_text(self, *, full_library: bool = False) -> str:
         """What the simulator loads: :meth:`netlist` with the technology's model subset in place of
         its whole library (``full_library=True``: the whole library, as written in :meth:`netlist`)."""
-        lines = ["* bdpe deck"]
+        lines = [f"* bdpe deck {self.deck_key()[:16]}"]  # the key names the circuit in ``setcirc``
         lines += self.technology.load_lines(self.corner, self.deck, full_library=full_library)
         lines.append(self.deck.strip("\n"))
         lines.append(".end")
@@ -219,6 +229,7 @@ class SimResult:
     load_time_s: float = 0.0
     reloaded: bool = False
     worker_pid: int | None = None
+    held_keys: tuple[str, ...] = ()  # decks the worker holds after this run (the pool routes by them)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.vectors[name]
@@ -267,6 +278,9 @@ def classify_message(line: str) -> str:
 
 _COMMANDS_BEFORE_RELEASE = 500
 _FRESH = ("freshly loaded",)  # session state right after a deck is loaded (no reset needed)
+# Circuits a session keeps loaded (ngspice holds several; ``setcirc`` switches between them): a
+# whole-engine SKY130 deck takes ~0.6 GB, so 3 per worker stays far inside this machine's memory.
+_HELD_DECKS = 3
 
 
 class NgspiceSession:
@@ -277,7 +291,8 @@ class NgspiceSession:
         from PySpice.Spice.NgSpice.Shared import NgSpiceShared  # the one PySpice import
 
         self._ng = NgSpiceShared.new_instance()
-        self._loaded_key: str | None = None
+        self._loaded_key: str | None = None  # the current circuit
+        self._held: dict[str, None] = {}  # every circuit ngspice holds, least recently used first
         self._state: tuple | None = None  # (params, temperature, options, altered) applied since reset
         self._init_done: tuple[str, ...] | None = None
         self._options_set: set[str] = set()  # options a spec changed from ngspice's defaults
@@ -314,11 +329,51 @@ class NgspiceSession:
     def _errors(self, lines: Iterable[str]) -> list[str]:
         return [line.strip() for line in lines if classify_message(line) == "error"]
 
+    def _circuit_index(self, key: str) -> int | None:
+        """ngspice's number of the held circuit whose title carries ``key`` (``setcirc`` lists them)."""
+        out, _ = self.command("setcirc")
+        for line in out:
+            match = re.search(r"(\d+)\s+\* bdpe deck (\w+)", line)
+            if match and key.startswith(match.group(2)):
+                return int(match.group(1))
+        return None
+
+    def _switch(self, key: str) -> bool:
+        """Make the held circuit ``key`` current (``setcirc``); False if ngspice does not hold it."""
+        index = self._circuit_index(key)
+        if index is None:
+            self._held.pop(key, None)
+            return False
+        self.command(f"setcirc {index}")
+        self._loaded_key = key
+        self._held.pop(key)
+        self._held[key] = None
+        self._state = None  # its parameters, alters and the global options are re-applied with a reset
+        return True
+
+    def _drop(self, key: str) -> None:
+        """Remove the held circuit ``key`` from ngspice (then the newest one left is current)."""
+        self._held.pop(key, None)
+        if self._loaded_key == key:
+            self._loaded_key = None
+        index = self._circuit_index(key)
+        if index is not None:
+            self.command(f"setcirc {index}")
+            self.command("remcirc")
+        if self._loaded_key is not None:
+            current = self._circuit_index(self._loaded_key)
+            if current is not None:
+                self.command(f"setcirc {current}")
+
+    def _evict(self) -> None:
+        while len(self._held) > _HELD_DECKS:
+            self._drop(next(k for k in self._held if k != self._loaded_key))
+
     def _load(self, spec: SimSpec) -> float:
         t0 = time.perf_counter()
-        if self._loaded_key is not None:
-            self.command("remcirc")
-            self._loaded_key = None
+        key = spec.deck_key()
+        if key in self._held:  # a forced reload of a held circuit replaces it
+            self._drop(key)
         if self._init_done != spec.technology.init_commands:
             for cmd in spec.technology.init_commands:
                 self.command(cmd)
@@ -341,9 +396,12 @@ class NgspiceSession:
                 self.command("remcirc")
             except SimulationFailed:
                 pass
+            self._loaded_key = None
             raise SimulationFailed(spec.label, "error", "netlist rejected: " + "; ".join(errors[:5] or [f"rc={rc}"]))
-        self._loaded_key = spec.deck_key()
+        self._loaded_key = key
+        self._held[key] = None
         self._state = _FRESH
+        self._evict()
         return time.perf_counter() - t0
 
     def _vector(self, plot: str, name: str) -> np.ndarray | None:
@@ -371,7 +429,8 @@ class NgspiceSession:
         t0 = time.perf_counter()
         reloaded = False
         load_time = 0.0
-        if force_reload or self._loaded_key != spec.deck_key():
+        key = spec.deck_key()
+        if force_reload or (self._loaded_key != key and not (key in self._held and self._switch(key))):
             load_time = self._load(spec)
             reloaded = True
         try:
@@ -397,7 +456,7 @@ class NgspiceSession:
             try:
                 self.command("destroy all")
             except SimulationFailed:
-                self._loaded_key = None
+                self.forget_current()
 
         return SimResult(label=spec.label, ok=True, vectors=vectors, notes=notes,
                          analysis_time_s=analysis_time, wall_time_s=time.perf_counter() - t0,
@@ -410,11 +469,11 @@ class NgspiceSession:
         if state != self._state:
             # reset re-instantiates the circuit from the stored deck: needed for new .param
             # values and to undo alters a new spec does not repeat.  A deck just loaded is in that
-            # state already (temperature and options are applied by the next analysis): without
-            # parameters to apply its reset is skipped (4-5 s for a whole-engine deck).
+            # state already (temperature and options are applied by the next analysis): when its
+            # parameters keep their declared values its reset is skipped (4-5 s for a whole-engine deck).
             for name, value in spec.params:
                 self.command(f"alterparam {name}={fmt(value)}")
-            if self._state is not _FRESH or spec.params:
+            if self._state is not _FRESH or not spec.params_as_declared():
                 self.command("reset")
             # options after reset: reset re-reads the deck's own .options
             self.command(f"option temp={fmt(spec.temperature_C)}")
@@ -451,13 +510,30 @@ class NgspiceSession:
                 vectors[probe.name] = vec
         return vectors, missing
 
-    def close(self) -> None:
-        if self._loaded_key is not None:
+    @property
+    def held_keys(self) -> tuple[str, ...]:
+        """Deck keys of the circuits this session holds (a run on one of them needs no parse)."""
+        return tuple(self._held)
+
+    def forget_current(self) -> None:
+        """After an unexpected error: remove the current circuit, keep the others."""
+        key = self._loaded_key
+        if key is not None:
             try:
-                self.command("remcirc")
+                self._drop(key)
             except SimulationFailed:
-                pass
-            self._loaded_key = None
+                self._held.pop(key, None)
+        self._loaded_key = None
+        self._state = None
+
+    def close(self) -> None:
+        for key in list(self._held):
+            try:
+                self._drop(key)
+            except SimulationFailed:
+                break
+        self._held.clear()
+        self._loaded_key = None
 
 
 def ngspice_version() -> str:
@@ -490,9 +566,10 @@ def _worker_main(conn) -> None:  # pragma: no cover - runs in a child process
             result = SimResult(label=spec.label, ok=False, error=exc.message, error_kind=exc.kind,
                                worker_pid=os.getpid())
         except Exception as exc:  # a bug or a library error: this run fails, the worker goes on
-            session._loaded_key = None
+            session.forget_current()
             result = SimResult(label=spec.label, ok=False, error=f"{type(exc).__name__}: {exc}",
                                error_kind="error", worker_pid=os.getpid())
+        result.held_keys = session.held_keys
         conn.send((job_id, result))
     session.close()
 
@@ -518,7 +595,8 @@ class _Worker:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         child.close()
         self.conn = parent
-        self.loaded_key: str | None = None
+        self.loaded_key: str | None = None  # the deck of its last run
+        self.held: frozenset[str] = frozenset()  # the decks its session holds (reported after each run)
         self.job: int | None = None
         self.deadline = float("inf")
 
@@ -631,9 +709,16 @@ class _MapRun:
             if not live:
                 return None
             busy_keys = {w.loaded_key for w in self.pool._workers if w.job is not None}
-            # prefer a deck nobody else is working on, then the biggest group
-            key = max(live, key=lambda k: (k not in busy_keys, len(groups[k])))
+            # prefer a deck the worker holds, then one nobody else is working on, then the group
+            # with the most estimated work (longest first keeps two workers busy to the end)
+            key = max(live, key=lambda k: (k in worker.held, k not in busy_keys, self.work(k)))
         return groups[key].popleft()
+
+    def work(self, key: str) -> float:
+        """Estimated work left in a deck's group: deck size x simulated time per run."""
+        spec = self.specs[self.groups[key][0]]
+        span = spec.analysis.stop_s if isinstance(spec.analysis, Tran) else 1e-9
+        return len(self.groups[key]) * len(spec.deck) * span
 
     def dispatch(self, worker: _Worker) -> None:
         index = self.next_job(worker)
@@ -642,7 +727,7 @@ class _MapRun:
         spec = self.specs[index]
         worker.job = index
         # a first run on a worker also parses the deck: allow for the model library (~5 s for SKY130)
-        needs_load = worker.loaded_key != spec.deck_key() and spec.technology.library is not None
+        needs_load = spec.deck_key() not in worker.held and spec.technology.library is not None
         worker.deadline = time.monotonic() + spec.timeout_s + (_LOAD_ALLOWANCE_S if needs_load else 0.0)
         worker.loaded_key = spec.deck_key()
         worker.conn.send(("run", index, (spec, self.force_reload)))
@@ -654,6 +739,7 @@ class _MapRun:
             self.replace(worker, "crash", f"ngspice worker died (exit code {worker.process.exitcode})")
             return
         worker.job = None
+        worker.held = frozenset(result.held_keys)
         if not result.ok:
             worker.loaded_key = None  # the worker may have dropped its deck
         self.finish(job_id, result)

@@ -175,3 +175,42 @@ def test_options_do_not_leak_between_specs():
         first, changed, again = pool.map([plain, loose, dataclasses.replace(plain, label="again")])
     assert not np.array_equal(first["out"], changed["out"])  # the options do change the run
     assert np.array_equal(first["out"], again["out"])
+
+
+def _rc_deck(r_ohm: float, label: str = "") -> SimSpec:
+    return SimSpec(deck=f"V1 in 0 pwl(0 0 1n 1)\nR1 in out {r_ohm}\nC1 out 0 1p", analysis=Tran(1e-11, 2e-9),
+                   probes=(Probe("out", "v", "out"),), technology=ideal(), label=label)
+
+
+def test_held_decks_are_switched_not_parsed_again():
+    """A worker keeps several circuits (setcirc): going back to one is not a load, and gives the
+    same vectors; beyond the limit the least recently used one is parsed again."""
+    from characterize.runtime import _HELD_DECKS
+
+    decks = [_rc_deck(1000.0 * (k + 1)) for k in range(_HELD_DECKS + 1)]
+    order = [decks[0], decks[1], decks[0], decks[1]]
+    with SimulationPool(1) as pool:
+        results = pool.map(order)
+        assert pool.loads == 2
+        assert [r.reloaded for r in results] == [True, True, False, False]
+        for k in (0, 1):
+            assert np.array_equal(results[k]["out"], results[k + 2]["out"])
+        # the analytic RC step at 2 ns tells the two circuits apart (tau = 1 ns and 2 ns)
+        assert results[0]["out"][-1] > results[1]["out"][-1] + 0.1
+        # one more deck than the session holds: the oldest (decks[0]) is removed, so it loads again
+        pool.loads = 0
+        for spec in decks[2:] + [decks[0]]:  # one map each: a map runs held decks first
+            pool.map([spec])
+        assert pool.loads == len(decks[2:]) + 1
+        again = pool.map([decks[-1]])[0]  # still held: no load
+        assert not again.reloaded
+
+
+def test_held_sky130_decks_give_what_a_fresh_load_gives():
+    tb = get_testbench("inverter-chain")
+    tt, ss = tb.spec(InverterChainTB()), tb.spec(InverterChainTB(corner="ss", temperature_C=85.0))
+    with SimulationPool(1) as pool:
+        first_tt, first_ss, back_tt, back_ss = pool.map([tt, ss, tt, ss])
+        assert pool.loads == 2
+    assert np.array_equal(first_tt["out"], back_tt["out"]) and np.array_equal(first_ss["out"], back_ss["out"])
+    assert np.array_equal(run(ss)["out"], back_ss["out"])
