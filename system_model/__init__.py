@@ -9,16 +9,19 @@ Offers: networks (``get_network``, ``available_networks``, :class:`Network`), th
 (``binary_conv2d``, ``float_conv2d``, ``run_network``; compiled kernels in
 :mod:`system_model.kernels`), the platform model (``get_platform``, ``available_platforms``,
 :class:`Platform`, :class:`BDPEConfig`, ``PUBLISHED_DOTP``, ``profile_fill``, ``evaluate`` ->
-:class:`EvaluationResult`, ``bdpe_config_from_tables``).
+:class:`EvaluationResult`, ``bdpe_config_from_tables``), trained networks and bit errors (``load_trained``,
+``accuracy_under_errors`` in :mod:`system_model.trained`; the error model in :mod:`system_model.faults`).
 """
 from .engine import binary_conv2d, float_conv2d, run_network
 from .networks import Network, available_networks, get_network
 from .platform import (PUBLISHED_DOTP, BDPEConfig, EvaluationResult, Platform, available_platforms, evaluate,
                        bdpe_config_from_tables, get_platform, profile_fill)
+from .trained import TRAINED_NETWORKS, accuracy_under_errors, load_trained
 
 __all__ = [
     "binary_conv2d", "float_conv2d", "run_network",
     "Network", "available_networks", "get_network",
     "PUBLISHED_DOTP", "BDPEConfig", "EvaluationResult", "Platform", "available_platforms", "evaluate",
     "get_platform", "profile_fill", "bdpe_config_from_tables",
+    "TRAINED_NETWORKS", "accuracy_under_errors", "load_trained",
 ]

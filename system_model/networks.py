@@ -277,8 +277,20 @@ def _birealnet18() -> Network:
                           "block output resolution (their cost is counted, their data path is not used)")
 
 
+def _digits_bnn() -> Network:
+    """The trained network of :mod:`system_model.trained` (weights: system_model/data/digits_bnn.npz)."""
+    layers = (Dense("fc1", 256), Dense("fc2", 256), Dense("fc3", 10))
+    return Network("digits-bnn", (3, 8, 8), layers,
+                   source="ours: scikit-learn handwritten digits (8x8, 1797 images) as a 3-plane thermometer code "
+                          "(pixel > 4, > 8, > 12 of 0..16: 192 +-1 inputs) -> 256 -> 256 -> 10, every layer binary "
+                          "(weights and inputs +-1, XNOR + popcount); hidden batch-norm + sign folded into integer "
+                          "thresholds, the 10 output dot products scaled per class; trained with a straight-through "
+                          "estimator by scripts/train_digits_bnn.py")
+
+
 _FACTORIES = {
     "yolov3-tiny": _yolov3_tiny,
+    "digits-bnn": _digits_bnn,
     "binarynet-cifar10": lambda: _vgg_like(
         "binarynet-cifar10", (3, 32, 32), [128, 128, "M", 256, 256, "M", 512, 512, "M"], [1024, 1024, 10],
         "BinaryNet CIFAR-10 (Courbariaux, Hubara et al. 2016): 2x128C3-MP2-2x256C3-MP2-2x512C3-MP2-2x1024FC-10"),
