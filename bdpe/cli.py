@@ -198,6 +198,7 @@ def cmd_run(args) -> int:
     from characterize.files import check_output_dir
 
     _check_jobs(args.jobs)
+    interval = _progress_interval(args.progress_interval)
     out = check_output_dir("--out", args.out)
     cache_dir = _cache_dir(args.cache)
     out.mkdir(parents=True, exist_ok=True)
@@ -208,8 +209,8 @@ def cmd_run(args) -> int:
     n = len(plan(campaign))
     t0 = time.perf_counter()
     _say(f"bdpe run [1/3] characterize: the built-in campaign default.toml, {n} points (cached points are not re-simulated)")
-    summary = run_campaign(campaign, out / "tables.h5", jobs=args.jobs, cache_dir=cache_dir,
-                           progress=sys.stderr.isatty())
+    summary = run_campaign(campaign, out / "tables.h5", jobs=args.jobs, cache_dir=cache_dir, progress=True,
+                           progress_interval=interval)
     _say(f"bdpe run [1/3] {summary.line()}; ngspice analysis time {summary.analysis_time_s:.1f} s")
     for op, coords, message in summary.failures:
         _say(f"  failed: {op} {coords}: {message[:160]}")
@@ -241,8 +242,8 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _open_bdpe_tables(path: str):
-    """A table file holding both BDPE operations, or one UsageError line."""
+def _open_table_file(path: str):
+    """An existing, valid table file (``characterize.open_tables``), or one UsageError line."""
     from characterize.tables import open_tables
 
     try:
@@ -252,7 +253,12 @@ def _open_bdpe_tables(path: str):
             raise UsageError(f"--tables {path!r}: no such file")
     except OSError as exc:
         raise UsageError(f"--tables {path!r}: cannot be used ({exc.strerror or exc})") from None
-    tables = open_tables(path)
+    return open_tables(path)
+
+
+def _open_bdpe_tables(path: str):
+    """A table file holding both BDPE operations, or one UsageError line."""
+    tables = _open_table_file(path)
     for op in ("bdpe_rram", "bdpe_register"):
         if op not in tables.operations:
             raise UsageError(f"--tables {path!r}: has no {op} table (run a campaign with both BDPE operations)")
@@ -343,7 +349,106 @@ def cmd_evaluate(args) -> int:
           f"memory accesses per BDP -{g['mem_access_reduction_per_bdp']:.4f}")
     _out("gain vs BDPE latency: " + ", ".join(f"{s['bdpe_latency_cycles']} cyc {s['performance']:+.2%}"
                                              for s in data["latency_sweep"]))
+    _print_mechanisms(data)
     return 0
+
+
+def _print_mechanisms(data: dict) -> None:
+    """The gains' range over the uncertain latencies and the binary GEMM's cycles by cause."""
+    u = data.get("uncertainty") or {}
+    if not u:
+        return
+    _out(f"range over the uncertain latencies ({', '.join(f'{k} {a}-{b}' for k, (a, b) in u['latencies'].items())}): "
+         f"performance {u['performance']['low']:+.2%} .. {u['performance']['high']:+.2%}, "
+         f"energy {u['energy']['low']:+.2%} .. {u['energy']['high']:+.2%}, "
+         f"BDPE time {u['bdpe_time_s']['low'] * 1e3:.1f} .. {u['bdpe_time_s']['high'] * 1e3:.1f} ms")
+    for key in ("baseline", "bdpe"):
+        b = data[key]["bdp"]
+        cyc, mem = b["cycles_by_cause"], b["memory"]
+        _out(f"{key:9s} binary GEMM: {b['cycles'] / 1e6:.1f} Mcyc = " + " + ".join(
+            f"{name} {value / 1e6:.1f}" for name, value in cyc.items()) + f"; L1D read misses "
+            f"{mem['l1d_read_misses']:,.0f}, L2 hits {mem['l2_read_hits']:,.0f}, DRAM reads {mem['dram_reads']:,.0f}, "
+            f"mispredictions {sum(b['mispredictions'].values()):,.0f}")
+
+
+def _accuracy_ber(args) -> tuple[float, str]:
+    """The bit-error rate of ``bdpe accuracy``: --ber (default 0), or read from --tables.
+
+    ``--tables T --corner C --vdd V --window W [--d2d-sigma S] [--t-sense T]`` reads the ``sense_ber``
+    operation (``campaigns/sense_ber.toml``) through :func:`system_model.faults.ber_from_tables` (its
+    contract is documented there); an axis the table holds with several values must be given."""
+    point = {"--corner": args.corner, "--vdd": args.vdd, "--window": args.window}
+    extra = {"d2d_sigma": args.d2d_sigma, "t_sense": args.t_sense}
+    if args.tables is None:
+        given = [name for name, value in point.items() if value is not None]
+        given += [f"--{k.replace('_', '-')}" for k, v in extra.items() if v is not None]
+        if given:
+            raise UsageError(f"{given[0]}: only meaningful with --tables")
+        ber = 0.0 if args.ber is None else args.ber + 0.0  # -0 -> 0
+        if not 0.0 <= ber <= 1.0:
+            raise UsageError(f"--ber {ber:g}: must be within [0, 1]")
+        return ber, "--ber"
+    from system_model.faults import SENSE_BER_OPERATION, ber_from_tables
+
+    tables = _open_table_file(args.tables)
+    if SENSE_BER_OPERATION not in tables.operations:
+        raise UsageError(f"--tables {args.tables!r}: holds no {SENSE_BER_OPERATION} operation (characterize "
+                         f"campaigns/sense_ber.toml, or give the rate with --ber P)")
+    missing = [name for name, value in point.items() if value is None]
+    if missing:
+        raise UsageError(f"--tables: {', '.join(missing)} missing (the operating point of the {SENSE_BER_OPERATION} table)")
+    try:
+        ber = ber_from_tables(tables, corner=args.corner, vdd=args.vdd, window=args.window,
+                              **{k: v for k, v in extra.items() if v is not None})
+    except ValueError as exc:
+        raise UsageError(f"--tables {args.tables!r}: {str(exc).splitlines()[0]}") from None
+    at = "".join(f", {k} {v:g}" for k, v in extra.items() if v is not None)
+    return ber, f"{args.tables}: {SENSE_BER_OPERATION} at {args.corner}/{args.vdd:g} V/window {args.window:g}{at}"
+
+
+def _check_accuracy_args(args) -> int | None:
+    """--network, --seeds, --rram-words of ``bdpe accuracy``; returns the capacity (None = all)."""
+    from system_model import available_networks
+    from system_model.trained import TRAINED_NETWORKS
+
+    if args.network not in TRAINED_NETWORKS:
+        what = "has no trained weights" if args.network in available_networks() else "is not a built-in network"
+        raise UsageError(f"--network {args.network!r}: {what} (trained networks: {', '.join(TRAINED_NETWORKS)})")
+    if not 1 <= args.seeds <= 1000:
+        raise UsageError(f"--seeds {args.seeds}: must be within 1..1000")
+    if args.rram_words == "all":
+        return None
+    if not 0 <= args.rram_words <= 10**9:
+        raise UsageError(f"--rram-words {args.rram_words}: must be within 0..1000000000, or all")
+    return args.rram_words
+
+
+def cmd_accuracy(args) -> int:
+    """Test accuracy of a trained BNN with bit errors in its RRAM-resident kernel words."""
+    from system_model.trained import accuracy_under_errors, load_trained
+
+    words = _check_accuracy_args(args)
+    ber, source = _accuracy_ber(args)
+    result = accuracy_under_errors(load_trained(args.network), ber, mode=args.mode, rram_words=words,
+                                   seeds=args.seeds)
+    result.update(ber_source=source, rram_capacity="all" if words is None else words)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    by_layer = ", ".join(f"{name} {n}" for name, n in result["rram_words_by_layer"].items())
+    _out(f"{result['network']}: clean test accuracy {result['clean_accuracy']:.4f} (float reference "
+         f"{result['float_reference_accuracy']:.4f}), {result['test_images']} test images")
+    _out(f"errors: {result['mode']}, BER {ber:g} ({source}), {result['rram_words']} of {result['kernel_words']} "
+         f"kernel words in RRAM ({by_layer}), {result['seeds']} seed{'s' * (result['seeds'] != 1)}")
+    _out(f"accuracy {result['accuracy']:.4f} +- {result['accuracy_std']:.4f} (per seed: "
+         + " ".join(f"{a:.4f}" for a in result["accuracies"])
+         + f"); flipped bits per seed {result['flipped_bits_mean']:.1f} of {result['bits_at_risk']} at risk")
+    return 0
+
+
+def _rram_words_arg(text: str):
+    """--rram-words of bdpe accuracy: an integer or ``all``."""
+    return "all" if text == "all" else _int_arg(text)
 
 
 def _schema_text() -> str:
@@ -361,6 +466,7 @@ def cmd_characterize(args) -> int:
 
     check_output_file("-o", args.output, ".h5")
     _check_jobs(args.jobs)
+    interval = _progress_interval(args.progress_interval)
     if args.scheduler is not None and args.executor != "dask":
         raise UsageError("--scheduler: only meaningful with --executor dask")
     _check_scheduler(args.scheduler)
@@ -374,7 +480,8 @@ def cmd_characterize(args) -> int:
         return 0
     try:
         summary = run_campaign(campaign, args.output, jobs=args.jobs, executor=args.executor,
-                               scheduler=args.scheduler, cache_dir=cache_dir, progress=not args.no_progress)
+                               scheduler=args.scheduler, cache_dir=cache_dir, progress=not args.no_progress,
+                               progress_interval=interval)
     except OSError as exc:  # e.g. the disk filled up while writing the tables: nothing half-written
         _say(f"bdpe: error: cannot write {args.output}: {exc.strerror or exc}; finished points are kept in "
              f"the cache {cache_dir} (a re-run resumes from them)")
@@ -393,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out", help="output directory (default: out/)")
     p.add_argument("--jobs", type=_int_arg, help="local worker processes (default: all cores)")
     p.add_argument("--cache", metavar="DIR", help="point cache (default: $BDPE_CACHE or .bdpe-cache)")
+    _add_progress_interval(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="report (Markdown, HTML, figures) from a table file")
@@ -409,7 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=("local", "dask"), default="local")
     p.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--cache", metavar="DIR", help="point cache (default: $BDPE_CACHE or .bdpe-cache)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar and no progress lines")
+    _add_progress_interval(p)
     p.add_argument("--dry-run", action="store_true", help="validate the campaign, the paths and every point; simulate nothing")
     p.set_defaults(func=cmd_characterize)
 
@@ -436,7 +545,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temp", type=_float_arg)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+    _add_accuracy_parser(sub)
+    _add_export_parser(sub)
     return parser
+
+
+def _add_accuracy_parser(sub) -> None:
+    p = sub.add_parser("accuracy", help="trained BNN test accuracy under RRAM bit errors")
+    p.add_argument("--network", required=True, help="a trained network (digits-bnn)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--ber", type=_float_arg, help="bit-error rate of an RRAM-resident bit, in [0, 1] (default 0)")
+    src.add_argument("--tables", metavar="TABLES.h5", help="read the rate from a sense_ber table (campaigns/sense_ber.toml)")
+    p.add_argument("--corner", help="with --tables")
+    p.add_argument("--vdd", type=_float_arg, help="with --tables")
+    p.add_argument("--window", type=_float_arg, help="with --tables: R_off / R_on")
+    p.add_argument("--d2d-sigma", type=_float_arg, help="with --tables: RRAM device-to-device sigma/mu")
+    p.add_argument("--t-sense", type=_float_arg, metavar="S", help="with --tables: sense time (s)")
+    p.add_argument("--rram-words", type=_rram_words_arg, default="all", metavar="N|all",
+                   help="RRAM capacity in 64-bit words, filled most-used first (default all)")
+    p.add_argument("--seeds", type=_int_arg, default=5, help="error draws, seeds 0..K-1 (default 5)")
+    p.add_argument("--mode", choices=("persistent", "transient"), default="persistent",
+                   help="persistent: stored bits flipped once per seed; transient: every read afresh")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_accuracy)
+
+
+def _add_progress_interval(p) -> None:
+    p.add_argument("--progress-interval", type=_float_arg, metavar="S",
+                   help="when stderr is not a terminal: a progress line every S seconds (default 10) and at the end")
+
+
+def _progress_interval(value: float | None) -> float:
+    from characterize.progress import DEFAULT_INTERVAL_S
+
+    if value is None:
+        return DEFAULT_INTERVAL_S
+    if not 0.1 <= value <= 86400:
+        raise UsageError(f"--progress-interval {value:g}: must be within 0.1..86400 seconds")
+    return value
+
+
+def _add_export_parser(sub) -> None:
+    p = sub.add_parser("export", help="the BDPE for other tools: Liberty libraries or Accelergy ERT/ART tables")
+    p.add_argument("format", choices=("liberty", "accelergy"))
+    p.add_argument("--tables", required=True, metavar="TABLES.h5", help="a table file with both BDPE operations")
+    p.add_argument("--corner", help="operating point (may be left out when the tables hold one value)")
+    p.add_argument("--vdd", type=_float_arg, help="operating point: supply (V)")
+    p.add_argument("--temp", type=_float_arg, help="operating point: temperature (C)")
+    p.add_argument("--all", action="store_true", help="every operating point the tables hold, one file set each")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output directory (created if missing)")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args) -> int:
+    """``bdpe export liberty|accelergy``: files rendered in memory, then written (bdpe/export.py)."""
+    from bdpe.export import run_export
+
+    tables = _open_bdpe_tables(args.tables)
+    paths = run_export(args.format, tables, args.out, corner=args.corner, vdd=args.vdd, temperature=args.temp,
+                       all_points=args.all)
+    for path in paths:
+        _out(str(path))
+    _say(f"bdpe export {args.format}: wrote {len(paths)} file{'s' * (len(paths) != 1)} to {args.out}")
+    return 0
 
 
 def cmd_simulate_or_list(args) -> int:

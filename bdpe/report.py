@@ -185,7 +185,8 @@ def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, cor
               f"{tables.attrs.get('technology_source', '')}, git {str(tables.attrs.get('git_commit', ''))[:12]}). "
               f"System figures use the paper-a53 platform model at operating point {ctx.point}.")
     for section in (_section_reproduction, _section_sky130_vs_paper, _section_device, _section_sense,
-                    _section_bdpe_vdd, _section_layers, _section_capacity, _section_networks):
+                    _section_bdpe_vdd, _section_layers, _section_capacity, _section_mechanisms,
+                    _section_networks):
         section(ctx)
     _atomic_write(out / "report.md", ctx.doc.markdown())
     _atomic_write(out / "report.html", ctx.doc.html("BDPE report"))
@@ -434,6 +435,48 @@ def _section_capacity(ctx: _Ctx) -> None:
     _save(fig, ctx.out / "fig_latency_cycles.png")
     ctx.doc.fig(ctx.out / "fig_latency_cycles.png", "YOLOv3-tiny gain vs BDPE latency in cycles (published energies)")
     ctx.summary["latency_sweep"] = sweep
+
+
+def _section_mechanisms(ctx: _Ctx) -> None:
+    """Gain vs capacity with each mechanism's share and the range over the uncertain latencies
+    (system_model.capacity: loop nest, caches, branch predictor; published 28 nm DotP)."""
+    import matplotlib.pyplot as plt
+
+    from system_model.capacity import capacity_curve
+
+    curve = capacity_curve(platform=ctx.platform)
+    ctx.doc.h(3, "Gain vs RRAM capacity: mechanisms and uncertainty (YOLOv3-tiny, published DotP)")
+    ctx.doc.p("Each point is a prediction of the cost model (loop nest filter > pixel > word, profile fill, "
+              "exact LRU L1D/L2, gem5 TournamentBP); the contributions are percentage points of the "
+              "performance gain and add up to it; the range covers the documented uncertain latencies "
+              "(load-to-use, GPR<->SIMD moves, cnt, addv, misprediction penalty, L2 and DRAM latency).")
+    rows = []
+    for c in curve:
+        k = c["contribution_pp"]
+        rows.append(["all" if c["all_words"] else f"{c['words']:,}", f"{100 * c['usage']:.1f} %",
+                     f"{_pct(c['performance'])} [{_pct(c['performance_range'][0])}, {_pct(c['performance_range'][1])}]",
+                     f"{_pct(c['energy'])} [{_pct(c['energy_range'][0])}, {_pct(c['energy_range'][1])}]",
+                     *(f"{k[m]:+.3f}" for m in ("issue", "load_l1", "load_l2", "load_dram", "mispredict")),
+                     f"{c['mispredictions']['baseline']:,.0f} / {c['mispredictions']['bdpe']:,.0f}"])
+    ctx.doc.table(["RRAM words", "BDP usage", "performance [range]", "energy [range]", "issue pp", "L1 latency pp",
+                   "L2 pp", "DRAM pp", "mispredict pp", "mispredictions base / BDPE"], rows)
+    xs = [max(c["words"], 1) for c in curve]
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    perf = [100 * c["performance"] for c in curve]
+    lo = [100 * (c["performance"] - c["performance_range"][0]) for c in curve]
+    hi = [100 * (c["performance_range"][1] - c["performance"]) for c in curve]
+    ax.errorbar(xs, perf, yerr=[lo, hi], fmt="o-", capsize=3, label="performance (range: uncertain latencies)")
+    ax.plot(xs, [c["contribution_pp"]["issue"] for c in curve], "s--", label="issue (fewer instructions)")
+    ax.plot(xs, [c["contribution_pp"]["load_l1"] for c in curve], "^--", label="L1D load latency")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("RRAM capacity (64-bit words; 0 plotted at 1; last = all)")
+    ax.set_ylabel("gain / contribution (%, pp)")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.legend(fontsize=7)
+    _save(fig, ctx.out / "fig_capacity_mechanisms.png")
+    ctx.doc.fig(ctx.out / "fig_capacity_mechanisms.png",
+                "YOLOv3-tiny gain vs RRAM capacity with the mechanisms (system_model.capacity)")
+    ctx.summary["capacity_curve"] = curve
 
 
 def _section_networks(ctx: _Ctx) -> None:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from characterize.bdpe_testbenches import BDPEOp, bdpe_sequence, measure_sequence, verification_set
+from characterize.files import atomic_write
 from characterize.runtime import SimulationPool
 from circuits.bdpe import ArrayParams, BDPEParams
 from circuits.technology import sky130
@@ -60,8 +61,10 @@ def main() -> int:
         ok = sum(x["correct"] for x in rows)
         lat = max((x["latency_s"] for x in rows if x["latency_s"] == x["latency_s"]), default=float("nan"))
         energy = sum(x["energy_J"] for x in rows) / len(rows)
+        ns = spec.analysis.stop_s * 1e9
         print(f"{spec.label:24s} {ok}/{len(rows)} correct   worst latency {lat * 1e9:.3f} ns   mean energy "
-              f"{energy * 1e12:.3f} pJ   ({r.wall_time_s:.0f} s)")
+              f"{energy * 1e12:.3f} pJ   ({r.wall_time_s:.0f} s: load {r.load_time_s:.1f} s, analysis "
+              f"{r.analysis_time_s:.1f} s = {r.analysis_time_s / ns:.2f} s per simulated ns of {ns:.1f})")
         for x in rows:
             if not x["correct"]:
                 print(f"   wrong: stored {x['stored']:#018x} x {x['x']:#018x} -> {x['result']} (expected {x['expected']})")
@@ -69,7 +72,7 @@ def main() -> int:
         report.append({"corner": corner, "path": ops[0].path, "operations": [
             {**x, "stored": f"{x['stored']:#018x}", "x": f"{x['x']:#018x}"} for x in rows]})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1, default=float))
+    atomic_write(Path(args.out), json.dumps(report, indent=1, default=float))
     print(f"{failures} failures; {time.time() - t0:.0f} s; written {args.out}")
     return 1 if failures else 0
 

@@ -4,23 +4,39 @@ What is derived and what is fitted
 ----------------------------------
 * Derived: per-BDP instruction sequences of the baseline (software XNOR + NEON popcount) and of the
   BDPE (CHK; on a miss a load + DPM), hence instructions, L1D reads and SIMD ops per BDP exactly;
-  the cycles of each sequence from an in-order dual-issue scoreboard with the latencies below.
-* Fitted, to the published *baseline* run only (yolov3-tiny on paper-a53): the cost of everything
-  that is not a binary dot product ("rest": full-precision layers, packing, batch-norm/sign,
-  pooling, memory stalls, program setup).  It is proportional to a work measure (full-precision
-  MACs + layer output elements; program setup to the number of weights) with rates chosen so that
-  the model reproduces the baseline statistics.  The BDPE run is then a prediction.
+  the cycles of each sequence from an in-order dual-issue scoreboard with the latencies below; and
+  the mechanisms behind every BDP (:mod:`system_model.mechanisms`): the loop nest of Darknet's
+  packed binary GEMM (:mod:`system_model.loopnest`), the hit/miss sequence of the CHK branch under
+  the profile fill and gem5's tournament branch predictor on it (:mod:`system_model.branch`), and
+  the level (L1D, L2, DRAM) serving every load and store of the GEMM from an exact LRU simulation of
+  the paper's caches (:mod:`system_model.cache`). A removed load saves what its level would have
+  cost; mispredictions cost the pipeline refill.
+* Fitted, to the published *baseline* run only (yolov3-tiny on paper-a53): everything that is not a
+  binary dot product ("rest": full-precision layers, packing, batch-norm/sign, pooling, their memory
+  stalls, program setup), as the published statistic minus the derived BDP part (cycles, idle
+  cycles, instructions, L1D reads and read misses, DRAM reads and writes, SIMD ops), proportional to
+  a work measure (full-precision MACs + layer output elements; program setup to the number of
+  weights). The BDPE run is then a prediction.
 
 Latency assumptions (cycles until a dependent instruction may issue), A53-class in-order core:
 integer ALU 1 (forwarded), L1D load-to-use 3, GPR->SIMD move 3, NEON ``cnt`` 3, ``addv`` 4,
 SIMD->GPR move 3, the BDPE instructions ``ceil(latency * f_clk)`` (1 with the published 28 nm
-DotP numbers at 2 GHz).  Branches are assumed predicted (hits and misses come in long runs per layer).
+DotP numbers at 2 GHz); load-to-use from L2 27 (L1 lookup 2 + crossbar 1 + L2 20 + crossbar 1 + L1
+fill 2 + LSQ 1), from DRAM 125 (DDR4-2400 row hit: controller front/back end 10 + 10 ns, tCL
+14.2 ns, burst 3.3 ns, plus the L2 miss path: ~62 ns); branch misprediction 7 (MinorCPU: execute
+branch delay 1, Fetch1 I-cache hit 2, Fetch1->Fetch2->Decode->Execute 3 stages, issue 1).
+Uncertain latencies carry a documented range (``Platform.latency_range_cycles``: the envelope of
+LLVM's Cortex-A53 and Cortex-A55 scheduling models and gem5 MinorCPU's default functional units);
+:func:`evaluate` reports every gain with its range over them (``uncertainty``).
 """
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
+from .loopnest import filled_words
+from .mechanisms import CAUSES, KINDS, Fidelity, layer_counts, memory_tally, price
 from .networks import Network
 
 __all__ = ["Platform", "BDPEConfig", "get_platform", "available_platforms", "evaluate", "EvaluationResult",
@@ -128,6 +144,8 @@ class Platform:
     e_llc_write_J: float
     e_dram_J: float         # per DRAM read or write
     baseline_run: BaselineRun
+    latency_range_cycles: dict = field(default_factory=dict)  # uncertain latencies: name -> (low, high)
+    fidelity: Fidelity = Fidelity()                            # loop nest, caches, branch predictor
 
     def sequence_cycles(self, chk_cycles: int = 1, dpm_cycles: int = 1) -> dict[str, float]:
         lat = dict(self.latency_cycles, chk=chk_cycles, dpm=dpm_cycles)
@@ -145,7 +163,17 @@ _PLATFORMS = {
         description="gem5 MinorCPU-class in-order ARMv8 at 2 GHz, 32 KiB L1I/L1D, 1 MiB L2, DDR4-2400; "
                     "A53-class 28 nm energy per cycle (Vieira et al. 2019)",
         f_clk_Hz=2e9, issue_width=2,
-        latency_cycles={"alu": 1, "load": 3, "g2s": 3, "cnt": 3, "addv": 4, "s2g": 3, "branch": 1},
+        latency_cycles={"alu": 1, "load": 3, "g2s": 3, "cnt": 3, "addv": 4, "s2g": 3, "branch": 1,
+                        "l2": 27, "dram": 125, "mispredict": 7},
+        # ranges: the envelope of LLVM's Cortex-A53 and Cortex-A55 scheduling models and gem5
+        # MinorCPU's default FUs (SIMD ops 6 cycles with operands read 2 in: 4 between dependent
+        # SIMD ops, 4 from SIMD to integer): load 3 (A53 with bypass, A55) .. 5 (A55 "some 4 or 5");
+        # FMOV GPR<->SIMD 3 (A55) .. 6 (A53); CNT 3 .. 4 (A55, Minor; A53's unmeasured default of 6
+        # for unlisted NEON ops is not taken); ADDV 3 (A53, A55) .. 4 (Minor); misprediction 6
+        # (Minor with a 1-cycle I-cache response) .. 9 (A53); L2 parallel (24) or sequential tag +
+        # data (44); DRAM row hit (110) .. row conflict (180)
+        latency_range_cycles={"load": (3, 5), "g2s": (3, 6), "cnt": (3, 4), "addv": (3, 4), "s2g": (3, 6),
+                              "mispredict": (6, 9), "l2": (24, 44), "dram": (110, 180)},
         e_active_J=89.68e-12, e_idle_J=67.79e-12, e_static_J=4.018e-12,
         e_llc_read_J=2.76e-12, e_llc_write_J=2.49e-12, e_dram_J=173349.8e-12,
         baseline_run=PAPER_BASELINE),
@@ -236,6 +264,7 @@ class EvaluationResult:
     bdpe_config: dict
     model: dict
     latency_sweep: list = field(default_factory=list)
+    uncertainty: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -243,6 +272,7 @@ class EvaluationResult:
             "kernel_words": self.kernel_words, "rram_words": self.rram_words, "bdpe_usage": self.bdpe_usage,
             "baseline": self.baseline, "bdpe": self.bdpe, "gain": self.gain, "layers": self.layers,
             "bdpe_config": self.bdpe_config, "model": self.model, "latency_sweep": self.latency_sweep,
+            "uncertainty": self.uncertainty,
         }
 
 
@@ -270,47 +300,108 @@ class _Calibration:
     other_simd_per_rest_cycle: float
 
 
-def _calibrate(platform: Platform) -> _Calibration:
-    """Fit the rest-of-program rates to the published baseline run (and to nothing else)."""
+@functools.lru_cache(maxsize=4096)
+def _scoreboard_table(lat_items: tuple, issue_width: int) -> dict:
+    """Cycles per iteration of each sequence: (with the latencies, with 1-cycle loads)."""
+    lat = dict(lat_items)
+    one = dict(lat, load=1)
+    return {name: (scoreboard_cycles(seq, lat, issue_width, 48), scoreboard_cycles(seq, one, issue_width, 48))
+            for name, seq in sequences().items()}  # 48 iterations: the same steady state as 400 (tested)
+
+
+def _seq_cycles(platform: Platform, lat: dict, chk: int, dpm: int) -> dict:
+    return _scoreboard_table(tuple(sorted(dict(lat, chk=chk, dpm=dpm).items())), platform.issue_width)
+
+
+def _network_counts(net: Network, platform: Platform, hits_by_layer: dict) -> dict:
+    """Mechanism counts (baseline, BDPE) of every binary layer under the fill."""
+    words = filled_words(net, hits_by_layer)
+    counts = {}
+    for s in net.shapes():
+        c = layer_counts(s, words.get(s.index, 0.0), platform.fidelity)
+        if c is not None:
+            counts[s.index] = c
+    return counts
+
+
+def _integral(x: float):
+    return int(x) if float(x).is_integer() else x
+
+
+def _bdp_run(counts, seq: dict, lat: dict, n_insts: dict, n_loads: dict) -> dict:
+    """One run of one layer's BDP part: cycles by cause, instructions, memory accesses by level,
+    mispredictions by branch (zeros without counts)."""
+    if counts is None:
+        return {"bdp_cycles": 0.0, "cycles_by_cause": dict.fromkeys(CAUSES, 0.0), "idle_cycles": 0.0,
+                "instructions": 0, "l1d_reads": 0, "memory": {}, "mispredictions": dict.fromkeys(KINDS, 0.0)}
+    cyc = price(counts, seq, lat)
+    it = counts.iterations
+    return {"bdp_cycles": sum(cyc.values()), "cycles_by_cause": cyc, "idle_cycles": cyc["load_l2"] + cyc["load_dram"],
+            "instructions": _integral(sum(it[k] * n_insts[k] for k in it)),
+            "l1d_reads": _integral(sum(it[k] * n_loads[k] for k in it)), "memory": memory_tally(counts),
+            "mispredictions": dict(zip(KINDS, map(float, counts.mispredictions)))}
+
+
+def _sum_runs(runs: list) -> dict:
+    """The BDP part of a run over all layers (sums of :func:`_bdp_run`)."""
+    total = {"bdp_cycles": 0.0, "idle_cycles": 0.0, "instructions": 0, "l1d_reads": 0,
+             "cycles_by_cause": dict.fromkeys(CAUSES, 0.0), "mispredictions": dict.fromkeys(KINDS, 0.0), "memory": {}}
+    for r in runs:
+        for key in ("bdp_cycles", "idle_cycles", "instructions", "l1d_reads"):
+            total[key] += r[key]
+        for group in ("cycles_by_cause", "mispredictions", "memory"):
+            for key, value in r[group].items():
+                total[group][key] = total[group].get(key, 0.0) + value
+    return total
+
+
+def _calibrate(platform: Platform, lat: dict | None = None) -> _Calibration:
+    """Fit the rest-of-program rates to the published baseline run (and to nothing else): each
+    published statistic minus the derived BDP part of that run."""
     from .networks import get_network
 
+    lat = dict(platform.latency_cycles) if lat is None else lat
     run = platform.baseline_run
     net = get_network(run.network)
-    n = net.bdps()
-    c_base = platform.sequence_cycles()["baseline"]
+    n_insts, n_loads = _sequence_counts()
+    seq = _seq_cycles(platform, lat, 1, 1)
+    bdp = _sum_runs([_bdp_run(c[0], seq, lat, n_insts, n_loads) for c in _network_counts(net, platform, {}).values()])
+    mem = bdp["memory"]
     inference_cycles = run.inference_time_s * platform.f_clk_Hz
-    rest_inference = inference_cycles - n * c_base
-    setup = run.cycles - inference_cycles
     units, params = _rest_work(net)
-    rest_all = run.cycles - n * c_base
-    seq = sequences()["baseline"]
+    rest_all = run.cycles - bdp["bdp_cycles"]
+
+    def per_rest(total: float, derived: float) -> float:
+        return (total - derived) / rest_all
+
     return _Calibration(
-        rest_cycles_per_unit=rest_inference / units,
-        setup_cycles_per_param=setup / params,
-        idle_fraction_of_rest=run.idle_cycles / rest_all,
-        instructions_per_rest_cycle=(run.instructions - n * len(seq)) / rest_all,
-        l1d_reads_per_rest_cycle=(run.l1d_reads - n * sum(1 for s in seq if s[3] == "load")) / rest_all,
-        l1d_misses_per_rest_cycle=run.l1d_misses / rest_all,
-        dram_reads_per_rest_cycle=run.dram_reads / rest_all,
-        dram_writes_per_rest_cycle=run.dram_writes / rest_all,
-        other_simd_per_rest_cycle=(run.simd_ops - n) / rest_all,
+        rest_cycles_per_unit=(inference_cycles - bdp["bdp_cycles"]) / units,
+        setup_cycles_per_param=(run.cycles - inference_cycles) / params,
+        idle_fraction_of_rest=per_rest(run.idle_cycles, bdp["idle_cycles"]),
+        instructions_per_rest_cycle=per_rest(run.instructions, bdp["instructions"]),
+        l1d_reads_per_rest_cycle=per_rest(run.l1d_reads, bdp["l1d_reads"]),
+        l1d_misses_per_rest_cycle=per_rest(run.l1d_misses, mem["l1d_read_misses"]),
+        dram_reads_per_rest_cycle=per_rest(run.dram_reads, mem["dram_reads"]),
+        dram_writes_per_rest_cycle=per_rest(run.dram_writes, mem["dram_writes"]),
+        other_simd_per_rest_cycle=per_rest(run.simd_ops, net.bdps()),
     )
 
 
-def _totals(platform: Platform, cal: _Calibration, bdp_cycles: float, bdp_insts: float, bdp_reads: float,
-            bdp_simd: float, rest_inference_cycles: float, setup_cycles: float, bdpe_energy: float) -> dict:
+def _totals(platform: Platform, cal: _Calibration, bdp: dict, bdp_simd: float, rest_inference_cycles: float,
+            setup_cycles: float, bdpe_energy: float) -> dict:
     rest = rest_inference_cycles + setup_cycles
-    inference_cycles = bdp_cycles + rest_inference_cycles
+    inference_cycles = bdp["bdp_cycles"] + rest_inference_cycles
     cycles = inference_cycles + setup_cycles
-    idle = cal.idle_fraction_of_rest * rest
+    idle = bdp["idle_cycles"] + cal.idle_fraction_of_rest * rest
     active = cycles - idle
-    llc_reads = cal.l1d_misses_per_rest_cycle * rest
-    dram_reads = cal.dram_reads_per_rest_cycle * rest
-    dram_writes = cal.dram_writes_per_rest_cycle * rest
+    mem = bdp["memory"]
+    l1d_misses = mem.get("l1d_read_misses", 0.0) + cal.l1d_misses_per_rest_cycle * rest
+    dram_reads = mem.get("dram_reads", 0.0) + cal.dram_reads_per_rest_cycle * rest
+    dram_writes = mem.get("dram_writes", 0.0) + cal.dram_writes_per_rest_cycle * rest
     e_core_active = active * platform.e_active_J
     e_core_idle = idle * platform.e_idle_J
     e_static = cycles * platform.e_static_J
-    e_llc = llc_reads * platform.e_llc_read_J + dram_writes * platform.e_llc_write_J
+    e_llc = l1d_misses * platform.e_llc_read_J + dram_writes * platform.e_llc_write_J
     e_dram = (dram_reads + dram_writes) * platform.e_dram_J
     energy = e_core_active + e_core_idle + e_static + e_llc + bdpe_energy
     return {
@@ -318,61 +409,119 @@ def _totals(platform: Platform, cal: _Calibration, bdp_cycles: float, bdp_insts:
         "cycles": cycles,
         "inference_cycles": inference_cycles,
         "idle_cycles": idle,
-        "instructions": bdp_insts + cal.instructions_per_rest_cycle * rest,
-        "l1d_reads": bdp_reads + cal.l1d_reads_per_rest_cycle * rest,
+        "instructions": bdp["instructions"] + cal.instructions_per_rest_cycle * rest,
+        "l1d_reads": bdp["l1d_reads"] + cal.l1d_reads_per_rest_cycle * rest,
+        "l1d_read_misses": l1d_misses,
         "simd_ops": bdp_simd + cal.other_simd_per_rest_cycle * rest,
-        "llc_reads": llc_reads, "dram_reads": dram_reads, "dram_writes": dram_writes,
+        "llc_reads": l1d_misses, "dram_reads": dram_reads, "dram_writes": dram_writes,
         "energy_J": energy,
         "energy_with_dram_J": energy + e_dram,
         "energy_breakdown_J": {"core_active": e_core_active, "core_idle": e_core_idle, "static": e_static,
                                "llc": e_llc, "bdpe": bdpe_energy, "dram": e_dram},
+        "bdp": {"cycles": bdp["bdp_cycles"], "cycles_by_cause": bdp["cycles_by_cause"], "idle_cycles": bdp["idle_cycles"],
+                "instructions": bdp["instructions"], "l1d_reads": bdp["l1d_reads"], "memory": mem,
+                "mispredictions": bdp["mispredictions"]},
     }
 
 
 def evaluate(net: Network, platform: Platform, bdpe: BDPEConfig | None = None, *,
-             latency_sweep: tuple[int, ...] = (1, 2, 4, 8)) -> EvaluationResult:
-    """Per-layer tally of baseline and BDPE runs of ``net`` on ``platform``."""
+             latency_sweep: tuple[int, ...] = (1, 2, 4, 8), uncertainty: bool = True) -> EvaluationResult:
+    """Per-layer tally of baseline and BDPE runs of ``net`` on ``platform``.
+
+    Keys (``to_dict()``): the contract keys ``network, platform, bdp_ops, kernel_words, rram_words,
+    bdpe_usage, baseline{time_s, cycles, instructions, l1d_reads, energy_J, energy_with_dram_J},
+    bdpe{...}, gain{performance, energy, mem_access_reduction_per_bdp}, layers[...]``, and, per run,
+    the mechanisms: ``idle_cycles``, ``l1d_read_misses``, ``dram_reads``, ``dram_writes`` (whole
+    program: derived BDP part + fitted rest) and ``bdp{cycles, cycles_by_cause{issue, load_l1,
+    load_l2, load_dram, mispredict}, idle_cycles, instructions, l1d_reads, memory{l1d_reads,
+    l1d_read_misses, l2_read_hits, dram_reads, l1d_write_misses, l1_writebacks, dram_writes,
+    l1d_read_misses_bound}, mispredictions{chk, word_loop, middle_loop, outer_loop}}`` (the binary
+    GEMM only); every layer's ``baseline``/``bdpe`` carries the same ``bdp_cycles``,
+    ``cycles_by_cause``, ``idle_cycles``, ``memory`` and ``mispredictions``. ``uncertainty``: the
+    gains and the BDPE-run time at the point latencies and their range over
+    ``platform.latency_range_cycles`` (:func:`_uncertainty`); ``latency_sweep``: the gains with the
+    BDPE op forced to N cycles; ``model``: sequence cycles, latencies, the fitted rates and the
+    mechanisms' documented choices."""
     bdpe = bdpe or PUBLISHED_DOTP
-    cal = _calibrate(platform)
     chk_cycles, dpm_cycles = bdpe.cycles(platform.f_clk_Hz)
-    seq_cycles = platform.sequence_cycles(chk_cycles, dpm_cycles)
-    n_insts, n_loads = _sequence_counts()
     hits_by_layer = profile_fill(net, bdpe.rram_words, bdpe.rram_usage)
-    layers = [_layer_costs(s, hits_by_layer.get(s.index, 0.0), platform, cal, bdpe, seq_cycles, n_insts, n_loads)
-              for s in net.shapes()]
-
-    def total(run: str, key: str) -> float:  # the totals are sums of the layers, nothing computed twice
-        t = 0.0
-        for layer in layers:
-            t += layer[run][key]
-        return t
-
-    n = net.bdps()
-    rest = total("rest", "cycles")
-    setup = _rest_work(net)[1] * cal.setup_cycles_per_param
-    baseline = _totals(platform, cal, total("baseline", "bdp_cycles"), total("baseline", "instructions"),
-                       total("baseline", "l1d_reads"), n, rest, setup, 0.0)
-    with_bdpe = _totals(platform, cal, total("bdpe", "bdp_cycles"), total("bdpe", "instructions"),
-                        total("bdpe", "l1d_reads"), 0.0, rest, setup, total("bdpe", "bdpe_unit_energy_J"))
-    for layer in layers:
-        layer["rest_cycles"] = layer.pop("rest")["cycles"]
+    counts = _network_counts(net, platform, hits_by_layer)
+    lat = dict(platform.latency_cycles)
+    run = _run_model(net, platform, bdpe, hits_by_layer, counts, lat, chk_cycles, dpm_cycles)
+    n, layers, cal = net.bdps(), run["layers"], run["cal"]
     result = EvaluationResult(
         network=net.name, platform=platform.name, bdp_ops=n, kernel_words=net.kernel_words(),
         rram_words=bdpe.rram_words if bdpe.rram_usage is None else None,
         bdpe_usage=sum(layer["rram_hits"] for layer in layers) / n if n else 0.0,
-        baseline=baseline, bdpe=with_bdpe, gain=_gains(baseline, with_bdpe, n), layers=layers,
+        baseline=run["baseline"], bdpe=run["bdpe"], gain=run["gain"], layers=layers,
         bdpe_config={"source": bdpe.source, "rram_latency_s": bdpe.rram_latency_s,
                      "register_latency_s": bdpe.register_latency_s, "rram_energy_J": bdpe.rram_energy_J,
                      "register_energy_J": bdpe.register_energy_J, "chk_cycles": chk_cycles, "dpm_cycles": dpm_cycles},
-        model={"sequence_cycles": seq_cycles, "sequence_instructions": n_insts,
-               "latency_cycles": dict(platform.latency_cycles), "fitted_to": f"baseline run of {platform.baseline_run.network}",
-               "rest_cycles_per_unit": cal.rest_cycles_per_unit, "setup_cycles": setup},
+        model={"sequence_cycles": {k: v[0] for k, v in run["seq"].items()},
+               "sequence_issue_cycles": {k: v[1] for k, v in run["seq"].items()},
+               "sequence_instructions": _sequence_counts()[0], "latency_cycles": lat,
+               "latency_range_cycles": {k: list(v) for k, v in platform.latency_range_cycles.items()},
+               "fitted_to": f"baseline run of {platform.baseline_run.network}",
+               "rest_cycles_per_unit": cal.rest_cycles_per_unit, "setup_cycles": run["setup"],
+               "mechanisms": platform.fidelity.describe()},
     )
     for cycles in latency_sweep:  # the same evaluation with the BDPE latency forced to N cycles
-        swept = evaluate(net, platform, replace(bdpe, latency_cycles_override=cycles), latency_sweep=())
-        result.latency_sweep.append({"bdpe_latency_cycles": cycles, "performance": swept.gain["performance"],
-                                     "energy": swept.gain["energy"]})
+        gain = _run_model(net, platform, bdpe, hits_by_layer, counts, lat, cycles, cycles)["gain"]
+        result.latency_sweep.append({"bdpe_latency_cycles": cycles, "performance": gain["performance"],
+                                     "energy": gain["energy"]})
+    if uncertainty:
+        result.uncertainty = _uncertainty(net, platform, bdpe, hits_by_layer, counts, chk_cycles, dpm_cycles)
     return result
+
+
+def _run_model(net: Network, platform: Platform, bdpe: BDPEConfig, hits_by_layer: dict, counts: dict, lat: dict,
+               chk: int, dpm: int) -> dict:
+    """Both runs of ``net`` at one latency table: layers, totals, gains (calibrated at that table)."""
+    cal = _calibrate(platform, lat)
+    seq = _seq_cycles(platform, lat, chk, dpm)
+    n_insts, n_loads = _sequence_counts()
+    layers = [_layer_costs(s, hits_by_layer.get(s.index, 0.0), counts.get(s.index), platform, cal, bdpe, seq, lat,
+                           n_insts, n_loads) for s in net.shapes()]
+    n = net.bdps()
+    rest = 0.0
+    for layer in layers:  # the totals are sums of the layers, nothing computed twice
+        rest += layer["rest"]["cycles"]
+    setup = _rest_work(net)[1] * cal.setup_cycles_per_param
+    baseline = _totals(platform, cal, _sum_runs([x["baseline"] for x in layers]), n, rest, setup, 0.0)
+    with_bdpe = _totals(platform, cal, _sum_runs([x["bdpe"] for x in layers]), 0.0, rest, setup,
+                        sum(x["bdpe"]["bdpe_unit_energy_J"] for x in layers))
+    for layer in layers:
+        layer["rest_cycles"] = layer.pop("rest")["cycles"]
+    return {"layers": layers, "baseline": baseline, "bdpe": with_bdpe, "gain": _gains(baseline, with_bdpe, n),
+            "cal": cal, "seq": seq, "setup": setup}
+
+
+def _uncertainty(net: Network, platform: Platform, bdpe: BDPEConfig, hits_by_layer: dict, counts: dict,
+                 chk: int, dpm: int) -> dict:
+    """The gains and the BDPE-run time at the point latencies and their range over the uncertain
+    latencies (``platform.latency_range_cycles``). Each latency is moved alone to both ends of its
+    range (``one_at_a_time``); the range of a quantity is then taken at the two corners of the box
+    where every latency sits at the end that lowers (raises) it on its own: the model is monotone in
+    each latency (in-order dependency chains add latencies, stalls are counts times latencies)."""
+    point, ranges = dict(platform.latency_cycles), platform.latency_range_cycles
+    if not ranges:
+        return {}
+
+    def outcome(changes: dict) -> tuple[float, float, float]:
+        r = _run_model(net, platform, bdpe, hits_by_layer, counts, dict(point, **changes), chk, dpm)
+        return r["gain"]["performance"], r["gain"]["energy"], r["bdpe"]["time_s"]
+
+    at_point = outcome({})
+    effect = {name: (outcome({name: lo}), outcome({name: hi})) for name, (lo, hi) in ranges.items()}
+    out = {"latencies": {name: list(r) for name, r in ranges.items()},
+           "point_latencies": {name: point[name] for name in ranges}}
+    for i, key in enumerate(("performance", "energy", "bdpe_time_s")):
+        low_at = {name: (lo if effect[name][0][i] <= effect[name][1][i] else hi) for name, (lo, hi) in ranges.items()}
+        high_at = {name: (hi if low_at[name] == lo else lo) for name, (lo, hi) in ranges.items()}
+        values = [outcome(low_at)[i], outcome(high_at)[i], at_point[i]]
+        out[key] = {"point": at_point[i], "low": min(values), "high": max(values), "low_at": low_at, "high_at": high_at,
+                    "one_at_a_time": {name: [effect[name][0][i], effect[name][1][i]] for name in ranges}}
+    return out
 
 
 def _sequence_counts() -> tuple[dict[str, int], dict[str, int]]:
@@ -382,32 +531,28 @@ def _sequence_counts() -> tuple[dict[str, int], dict[str, int]]:
             {k: sum(1 for x in v if x[3] == "load") for k, v in seqs.items()})
 
 
-def _layer_costs(s, hits: float, platform: Platform, cal: _Calibration, bdpe: BDPEConfig,
-                 seq_cycles: dict[str, float], n_insts: dict[str, int], n_loads: dict[str, int]) -> dict:
+def _layer_costs(s, hits: float, counts, platform: Platform, cal: _Calibration, bdpe: BDPEConfig, seq: dict,
+                 lat: dict, n_insts: dict, n_loads: dict) -> dict:
     """One layer's costs in both runs (a temporary ``rest`` entry holds the non-BDP cycles)."""
-    misses = s.bdps - hits
     rest_cycles = (s.float_macs + s.out_elements) * cal.rest_cycles_per_unit
-    base_cyc = s.bdps * seq_cycles["baseline"]
-    bdpe_cyc = hits * seq_cycles["hit"] + misses * seq_cycles["miss"]
-    e_bdpe = hits * bdpe.rram_energy_J + misses * bdpe.register_energy_J
-    # per-layer core energy: BDP cycles active, the rest with the calibrated idle share; LLC and
-    # DRAM energy appear in the totals only
+    runs = {key: _bdp_run(c, seq, lat, n_insts, n_loads) for key, c in zip(("baseline", "bdpe"), counts or (None, None))}
+    e_bdpe = hits * bdpe.rram_energy_J + (s.bdps - hits) * bdpe.register_energy_J
+    # per-layer core energy: BDP cycles active except their memory stalls (idle), the rest with the
+    # calibrated idle share; LLC and DRAM energy appear in the totals only
     f_idle = cal.idle_fraction_of_rest
     e_rest = rest_cycles * ((1 - f_idle) * platform.e_active_J + f_idle * platform.e_idle_J + platform.e_static_J)
-    e_cyc = platform.e_active_J + platform.e_static_J
+    for key, r in runs.items():
+        busy = r["bdp_cycles"] - r["idle_cycles"]
+        r["cycles"] = r["bdp_cycles"] + rest_cycles
+        r["energy_J"] = (busy * (platform.e_active_J + platform.e_static_J) + e_rest
+                         + r["idle_cycles"] * (platform.e_idle_J + platform.e_static_J) + (e_bdpe if key == "bdpe" else 0.0))
+    runs["bdpe"]["bdpe_unit_energy_J"] = e_bdpe
     return {
         "index": s.index, "name": s.name, "kind": s.layer.kind, "binary": s.binary,
         "in_shape": list(s.in_shape), "out_shape": list(s.out_shape),
         "words_per_filter": s.words_per_filter, "kernel_words": s.kernel_words,
         "bdps": s.bdps, "rram_hits": hits, "float_macs": s.float_macs,
-        "baseline": {"cycles": base_cyc + rest_cycles, "bdp_cycles": base_cyc,
-                     "instructions": s.bdps * n_insts["baseline"], "l1d_reads": s.bdps * n_loads["baseline"],
-                     "energy_J": base_cyc * e_cyc + e_rest},
-        "bdpe": {"cycles": bdpe_cyc + rest_cycles, "bdp_cycles": bdpe_cyc,
-                 "instructions": hits * n_insts["hit"] + misses * n_insts["miss"],
-                 "l1d_reads": hits * n_loads["hit"] + misses * n_loads["miss"],
-                 "energy_J": bdpe_cyc * e_cyc + e_rest + e_bdpe, "bdpe_unit_energy_J": e_bdpe},
-        "rest": {"cycles": rest_cycles},
+        "baseline": runs["baseline"], "bdpe": runs["bdpe"], "rest": {"cycles": rest_cycles},
     }
 
 

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from characterize.bdpe_testbenches import (MASK64, BDPETiming, BDPEOp, bdpe_sequence, measure_sequence, verification_set)
+from characterize.bdpe_testbenches import MASK64
 from characterize.runtime import SimulationPool
 from characterize.testbenches import get_testbench, parse_params
 from circuits.bdpe import (ArrayParams, BDPEParams, CellParams, SenseParams, WriteRowParams, area_estimate, bdpe,
@@ -118,26 +118,31 @@ def test_blocks_in_spice():
 
 
 @pytest.mark.ngspice
-def test_bdpe_both_paths_compute_popcount_xnor():
-    """The whole engine (128 x 64 array, 64 sense amplifiers, datapath, popcount) at tt: random pairs
-    and the corner cases, on the RRAM path (rows read through the sense amplifiers) and the
-    register path. The full tt/ss/ff verification is scripts/verify_bdpe.py."""
-    from circuits.technology import sky130
+def test_verify_script_at_tt_both_paths(tmp_path):
+    """scripts/verify_bdpe.py exactly as a user runs it, at tt with a small set: one random
+    (stored, input) pair plus all-equal, all-different and both alternating cases per path, through
+    the whole engine (128 x 64 array, 64 sense amplifiers, datapath, popcount). The full 24-pair
+    tt/ss/ff verification is the same script with its defaults."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    words, pairs = verification_set(seed=7, n_rows=1, inputs_per_row=1)
-    tech = sky130()
-    rram = BDPEParams(array=ArrayParams(words=words))
-    reg = BDPEParams(array=ArrayParams(words=(0,)), read_path=False)
-    pairs = pairs[:1] + pairs[2:]  # random, all-different, both alternating cases
-    rram_ops = [BDPEOp("rram", x, row) for row, x in pairs]
-    reg_ops = [BDPEOp("register", x, 0, words[row]) for row, x in pairs]
-    specs = [bdpe_sequence(rram, tech, rram_ops), bdpe_sequence(reg, tech, reg_ops)]
-    with SimulationPool(2) as pool:
-        results = pool.map(specs)
-    for params, ops, r in ((rram, rram_ops, results[0]), (reg, reg_ops, results[1])):
-        r.raise_for_status()
-        rows = measure_sequence(params, ops, r)
-        for x in rows:
-            assert x["result"] == bin(~(x["stored"] ^ x["x"]) & MASK64).count("1"), x
-            assert x["energy_J"] > 0
-        assert any(np.isfinite(x["latency_s"]) for x in rows)
+    out = tmp_path / "verify.json"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "scripts/verify_bdpe.py", "--corners", "tt", "--rows", "1",
+                           "--inputs-per-row", "1", "--seed", "7", "--jobs", "2", "--out", str(out)],
+                          cwd=root, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 failures" in proc.stdout
+    report = json.loads(out.read_text())
+    assert sorted(r["path"] for r in report) == ["register", "rram"]
+    for run in report:
+        assert len(run["operations"]) == 5
+        for x in run["operations"]:
+            stored, xin = int(x["stored"], 16), int(x["x"], 16)
+            # the expected value is recomputed here, independently of the script
+            assert x["result"] == bin(~(stored ^ xin) & MASK64).count("1"), x
+            assert x["correct"] and x["energy_J"] > 0
+        assert 1 < len({x["result"] for x in run["operations"]})  # not only 0 and 64
+        assert any(np.isfinite(x["latency_s"]) for x in run["operations"])

@@ -160,7 +160,53 @@ def check_dask_campaign(cmd, cwd):
     assert "80 points" in proc.stderr and "executor dask" in proc.stderr and not (cwd / "t.h5").exists()
 
 
+def check_accuracy_text(cmd, cwd):
+    proc = sh(cmd, cwd)
+    assert proc.returncode == 0, proc.stderr
+    shown = [line for line in _readme_block_after("accuracy --network digits-bnn --ber 0.05 --seeds 5") if line]
+    assert proc.stdout.splitlines() == shown  # deterministic: the README shows the output exactly
+
+
+def check_accuracy_json(cmd, cwd):
+    data = _json(sh(cmd, cwd))
+    shown = json.loads("\n".join(_readme_block_after("--mode transient --rram-words 768")))
+    assert data == shown
+    assert data["clean_accuracy"] >= 0.88 and data["float_reference_accuracy"] - data["clean_accuracy"] <= 0.06
+
+
+def check_accuracy_bad_ber(cmd, cwd):
+    proc = sh(cmd, cwd)
+    shown = next(line for line in _readme_block_after("accuracy --network digits-bnn --ber 1.5")
+                 if line.startswith("bdpe: error"))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == shown.split("  #")[0].strip()
+
+
+
+def check_cell_arc(cmd, cwd):
+    data = _json(sh(cmd, cwd))
+    assert data["operation"] == "cell-arc" and data["params"]["parasitics"] == "estimated"
+    for key in ("delay_rise_s", "delay_fall_s", "transition_rise_s", "transition_fall_s"):
+        assert 1e-12 < data[key] < 1e-9, key
+
+
+def check_cell_arc_sense(cmd, cwd):
+    proc = sh(cmd, cwd)
+    assert proc.returncode == 0, proc.stderr
+    assert "worst_state_rise" in proc.stdout and "delay_rise_s" in proc.stdout
+
+
+def check_cell_leakage(cmd, cwd):
+    proc = sh(cmd, cwd)
+    assert proc.returncode == 0, proc.stderr
+    assert "leakage_mean_W" in proc.stdout and "leakage_A1_B1_W" in proc.stdout
+
+
 CHECKS = {
+    ".venv/bin/bdpe accuracy --network digits-bnn --ber 0.05 --seeds 5": check_accuracy_text,
+    ".venv/bin/bdpe accuracy --network digits-bnn --ber 0.1 --mode transient --rram-words 768 --seeds 3 --json":
+        check_accuracy_json,
+    ".venv/bin/bdpe accuracy --network digits-bnn --ber 1.5": check_accuracy_bad_ber,
     ".venv/bin/bdpe simulate inverter-chain --set vdd=1.6 --set corner=ff --set temperature_C=85 --json":
         check_inverter_chain,
     ".venv/bin/bdpe simulate inverter-chain --set $'vdd=1.8\\n.control'": check_injection,
@@ -175,6 +221,11 @@ CHECKS = {
     ".venv/bin/bdpe simulate program-word --set word=0xdeadbeefcafef00d --json": check_program_word,
     ".venv/bin/bdpe characterize campaigns/smoke.toml -o t.h5": check_characterize_smoke,
     ".venv/bin/bdpe characterize --help": check_characterize_help,
+    ".venv/bin/bdpe simulate cell-arc --set cell=fa_1 --set pin=A --set output=COUT --set slew_s=5.3e-11 "
+    "--set load_F=3.4e-15 --json": check_cell_arc,
+    ".venv/bin/bdpe simulate cell-arc --set cell=fa_1 --set pin=A --set output=SUM --set sense=negative":
+        check_cell_arc_sense,
+    ".venv/bin/bdpe simulate cell-leakage --set cell=nand2_1": check_cell_leakage,
     ".venv/bin/bdpe characterize campaigns/default.toml -o t.h5 --executor dask --scheduler tcp://HOST:8786":
         check_dask_campaign,
 }
