@@ -10,6 +10,7 @@ setup:
 
 run: setup
 	$(PY) -m bdpe.cli run
+	$(PY) scripts/check_report_html.py out/report/report.html   # headless Chromium -> out/report/screenshot.png
 
 test: setup
 	$(PY) -m pytest -q

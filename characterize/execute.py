@@ -4,7 +4,6 @@ bookkeeping of finished points (cached at once), and the atomic write of the tab
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Callable
 from .cache import Cache, point_key
 from .campaign import Campaign, Point, plan
 from .procedures import get_testbench
+from .progress import DEFAULT_INTERVAL_S, make_progress
 from .results import assemble_tables, root_attributes
 from .runtime import SimResult
 from .tables import write_tables
@@ -87,24 +87,19 @@ class RunSummary:
                 f"({self.retried} retried) in {self.wall_time_s:.1f} s")
 
 
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, unit="pt", file=sys.stderr, dynamic_ncols=True, desc="characterize")
-
-
 def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | None = None, executor: str = "local",
                  scheduler: str | None = None, cache_dir: str | os.PathLike | None = None, progress: bool = True,
-                 on_point: Callable[[str, dict], None] | None = None) -> RunSummary:
-    """Plan, run (skipping cached points), and write ``output`` atomically."""
+                 on_point: Callable[[str, dict], None] | None = None,
+                 progress_interval: float = DEFAULT_INTERVAL_S) -> RunSummary:
+    """Plan, run (skipping cached points), and write ``output`` atomically. ``progress``: a bar when
+    stderr is a terminal, else a line every ``progress_interval`` seconds (characterize.progress)."""
     t_start = time.perf_counter()
     points = plan(campaign)
     from rram_models import models_sha256
     models_hash = models_sha256()
     cache = Cache(cache_dir or os.environ.get("BDPE_CACHE") or ".bdpe-cache")
     jobs = jobs or os.cpu_count() or 1
-    client = pool = None
+    client = pool = rec = None
     try:
         if executor == "dask":
             from dask.distributed import Client
@@ -115,7 +110,7 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
             pool = SimulationPool(jobs)
             ngspice = pool.version()
         rec = _Recorder(points, [point_key(p, ngspice) for p in points], cache, progress, on_point,
-                        effort=(campaign.timeout_s, campaign.retries))
+                        effort=(campaign.timeout_s, campaign.retries), interval=progress_interval)
         todo = sorted(rec.missing(), key=lambda i: (points[i].spec.deck_key(), i))  # by deck: each loads once
         if executor == "dask":
             _run_dask(client, points, todo, jobs, campaign.retries, rec.record)
@@ -123,6 +118,8 @@ def run_campaign(campaign: Campaign, output: str | os.PathLike, *, jobs: int | N
             _run_local(pool, points, todo, campaign.retries, rec.record)
         rec.close()
     except BaseException:  # Ctrl-C or an error: workers are killed at once; finished points are cached
+        if rec is not None:
+            rec.close(final=False)
         if pool is not None:
             pool.close(kill=True)
             pool = None
@@ -152,7 +149,7 @@ class _Recorder:
     campaign resumes from it), counted, shown on the progress bar."""
 
     def __init__(self, points: list[Point], keys: list[str], cache: Cache, progress: bool, on_point,
-                 effort: tuple[float, int] = (0.0, 0)):
+                 effort: tuple[float, int] = (0.0, 0), interval: float = DEFAULT_INTERVAL_S):
         self.points, self.keys, self.cache, self.on_point = points, keys, cache, on_point
         self.effort = effort  # (timeout_s, retries) of this run: recorded with every entry
         self.summary = RunSummary(points=len(points))
@@ -164,9 +161,7 @@ class _Recorder:
             if hit is not None:
                 self.entries[i] = hit
                 self.summary.cached += 1
-        self.bar = _progress(len(points), progress)
-        if self.bar:
-            self.bar.update(self.summary.cached)
+        self.bar = make_progress(len(points), self.summary.cached, progress, interval)
 
     def missing(self) -> list[int]:
         return [i for i in range(len(self.points)) if i not in self.entries]
@@ -184,20 +179,18 @@ class _Recorder:
         if entry["message"].startswith("retried"):
             s.retried += 1
         if self.bar:
-            self.bar.update(1)
-            self.bar.set_postfix(done=s.simulated, cached=s.cached, failed=s.failed)
+            self.bar.advance(s)
         if self.on_point:
             self.on_point(self.keys[i], entry)
 
-    def close(self) -> None:
+    def close(self, final: bool = True) -> None:
         if self.bar:
-            self.bar.close()
+            self.bar.close(self.summary, final=final)
+            self.bar = None
 
 
-def _run_dask(client, points: list[Point], todo: list[int], jobs: int, retries: int, record) -> None:
-    """Points grouped by deck in chunks; each chunk runs on one Dask worker's ngspice (with retries)."""
-    from dask.distributed import as_completed
-
+def _dask_chunks(points: list[Point], todo: list[int], jobs: int) -> list[list[int]]:
+    """Points grouped by deck, in chunks of at least 4 (a worker loads a deck once per chunk)."""
     groups: dict[str, list[int]] = {}
     for i in todo:
         groups.setdefault(points[i].spec.deck_key(), []).append(i)
@@ -205,11 +198,54 @@ def _run_dask(client, points: list[Point], todo: list[int], jobs: int, retries: 
     for idx in groups.values():
         size = max(max(1, len(idx) // max(1, jobs)), 4)
         chunks += [idx[k:k + size] for k in range(0, len(idx), size)]
-    futures = {client.submit(_dask_run_group, [(points[i].testbench, points[i].params, points[i].spec, retries)
-                                               for i in chunk], pure=False): chunk for chunk in chunks}
-    for fut in as_completed(futures):
-        for i, entry in zip(futures[fut], fut.result()):
-            record(i, entry)
+    return chunks
+
+
+def _crashed_entry(point: Point, error: str) -> dict:
+    """The entry of a point whose task kept killing Dask workers: failed alone, like a local crash."""
+    result = SimResult(label=point.spec.label, ok=False, vectors={}, error=error, error_kind="crash")
+    return finish_point(get_testbench(point.testbench), point.params, result)
+
+
+def _run_dask(client, points: list[Point], todo: list[int], jobs: int, retries: int, record) -> None:
+    """Points grouped by deck in chunks; each chunk runs on one Dask worker's ngspice (with retries).
+
+    A worker that dies (killed, out of memory, its machine gone) loses only the chunk it was running:
+    the scheduler runs that task again on another worker (Dask's ``allowed-failures``), and every
+    chunk's points are recorded when its task finishes - each exactly once. A chunk that kills
+    workers again and again (Dask raises ``KilledWorker``) is split into single points; a single
+    point that does is recorded as failed (error kind ``crash``), the rest of the campaign goes on."""
+    from dask.distributed import as_completed
+    from distributed import KilledWorker
+
+    def submit(chunk):
+        return client.submit(_dask_run_group, [(points[i].testbench, points[i].params, points[i].spec, retries)
+                                               for i in chunk], pure=False)
+
+    futures = {submit(chunk): chunk for chunk in _dask_chunks(points, todo, jobs)}
+    recorded: set[int] = set()
+    pending = as_completed(list(futures))
+    for fut in pending:
+        chunk = futures.pop(fut)
+        try:
+            entries = fut.result()
+        except KilledWorker as exc:
+            for i in chunk if len(chunk) == 1 else ():
+                if i not in recorded:
+                    recorded.add(i)
+                    record(i, _crashed_entry(points[i], f"its task killed Dask workers: {exc}"))
+            for i in chunk if len(chunk) > 1 else ():
+                single = submit([i])
+                futures[single] = [i]
+                pending.add(single)
+            continue
+        for i, entry in zip(chunk, entries):
+            if i not in recorded:  # never twice, whatever the scheduler re-ran
+                recorded.add(i)
+                record(i, entry)
+    lost = sorted(set(todo) - recorded)
+    if lost:  # pragma: no cover - every future above ends in a result or a KilledWorker
+        raise RuntimeError(f"Dask run finished without {len(lost)} points (first: {points[lost[0]].spec.label})")
 
 
 def _run_local(pool, points: list[Point], todo: list[int], retries: int, record) -> None:

