@@ -186,7 +186,7 @@ def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, cor
               f"System figures use the paper-a53 platform model at operating point {ctx.point}.")
     for section in (_section_reproduction, _section_sky130_vs_paper, _section_device, _section_sense,
                     _section_bdpe_vdd, _section_layers, _section_capacity, _section_mechanisms,
-                    _section_networks):
+                    _section_accuracy, _section_networks):
         section(ctx)
     _atomic_write(out / "report.md", ctx.doc.markdown())
     _atomic_write(out / "report.html", ctx.doc.html("BDPE report"))
@@ -477,6 +477,73 @@ def _section_mechanisms(ctx: _Ctx) -> None:
     ctx.doc.fig(ctx.out / "fig_capacity_mechanisms.png",
                 "YOLOv3-tiny gain vs RRAM capacity with the mechanisms (system_model.capacity)")
     ctx.summary["capacity_curve"] = curve
+
+
+_ACCURACY_BERS = (0.0, 1e-4, 1e-3, 1e-2, 0.02, 0.05, 0.1, 0.2, 0.5)
+_PAPER_WINDOWS = (1.09, 50.0)  # the windows the paper's sense claim names (paper.md)
+
+
+def _section_accuracy(ctx: _Ctx) -> None:
+    """digits-bnn accuracy vs bit-error rate (every kernel word in RRAM, 5 seeds) and, when the
+    tables hold ``sense_ber``, vs resistance window per corner, with the paper's windows marked."""
+    import matplotlib.pyplot as plt
+
+    from system_model.trained import accuracy_under_errors, load_trained
+
+    model = load_trained("digits-bnn")
+    ctx.doc.h(3, "BNN accuracy under RRAM bit errors (digits-bnn, every kernel word in RRAM)")
+    curves = {mode: [accuracy_under_errors(model, b, mode=mode, seeds=5) for b in _ACCURACY_BERS]
+              for mode in ("persistent", "transient")}
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    xs = [max(b, 1e-5) for b in _ACCURACY_BERS]
+    for mode, marker in (("persistent", "o-"), ("transient", "s--")):
+        ax.errorbar(xs, [r["accuracy"] for r in curves[mode]], yerr=[r["accuracy_std"] for r in curves[mode]],
+                    fmt=marker, capsize=3, label=f"{mode} errors (5 seeds)")
+    ax.axhline(0.1, color="k", lw=0.5, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("bit-error rate per stored bit / read (0 plotted at 1e-5)")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=7)
+    _save(fig, ctx.out / "fig_accuracy_ber.png")
+    ctx.doc.fig(ctx.out / "fig_accuracy_ber.png", f"digits-bnn test accuracy vs BER (clean "
+                f"{curves['persistent'][0]['clean_accuracy']:.4f}; chance 0.1; system_model.trained)")
+    ctx.summary["accuracy_vs_ber"] = {m: [{"ber": r["ber"], "accuracy": r["accuracy"], "std": r["accuracy_std"]}
+                                          for r in c] for m, c in curves.items()}
+    if "sense_ber" in ctx.tables.operations:
+        _accuracy_vs_window(ctx, model)
+    else:
+        ctx.doc.p("Accuracy vs resistance window: these tables hold no `sense_ber` operation "
+                  "(campaigns/sense_ber.toml characterizes it; `bdpe report --tables` on its tables adds the figure).")
+
+
+def _accuracy_vs_window(ctx: _Ctx, model) -> None:
+    import matplotlib.pyplot as plt
+
+    from system_model.faults import ber_from_tables
+    from system_model.trained import accuracy_under_errors
+
+    axes = ctx.tables.axes("sense_ber")
+    windows = sorted(float(w) for w in axes["window"])
+    vdd = min((float(v) for v in axes.get("vdd", [ctx.vdd])), key=lambda v: abs(v - ctx.vdd))
+    fixed = {k: v[0] for k, v in axes.items() if k not in ("corner", "vdd", "window") and len(v) >= 1}
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    rows = {}
+    for corner in axes.get("corner", [ctx.corner]):
+        accs = [accuracy_under_errors(model, ber_from_tables(ctx.tables, corner=corner, vdd=vdd, window=w, **fixed),
+                                      seeds=3)["accuracy"] for w in windows]
+        ax.plot(windows, accs, "o-", label=f"{corner}, {vdd:g} V")
+        rows[corner] = accs
+    for w in _PAPER_WINDOWS:
+        ax.axvline(w, color="r", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("resistance window R_off/R_on (red: the paper's 1.09 and ~50)")
+    ax.set_ylabel("digits-bnn test accuracy")
+    ax.legend(fontsize=7)
+    _save(fig, ctx.out / "fig_accuracy_window.png")
+    where = ", ".join(f"{k}={v:g}" for k, v in fixed.items())
+    ctx.doc.fig(ctx.out / "fig_accuracy_window.png", f"digits-bnn accuracy vs window per corner, BER from "
+                f"{ctx.src('sense_ber', f'{vdd:g} V' + (', ' + where if where else ''))}")
+    ctx.summary["accuracy_vs_window"] = {"windows": windows, "vdd": vdd, "fixed": fixed, "accuracy": rows}
 
 
 def _section_networks(ctx: _Ctx) -> None:

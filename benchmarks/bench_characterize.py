@@ -39,22 +39,22 @@ def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else "default"
     campaign = _campaign(name)
     n = len(plan(campaign))
+    print(f"campaign {name}: {n} points", flush=True)
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         os.environ["BDPE_MODEL_CACHE"] = str(d / "models1")
         t1, s1 = _timed(campaign, d / "t1.h5", 1, d / "cache1")
+        a = max(s1.analysis_time_s, 1e-9)
+        print(f"(a) 1 worker, cold: {t1:.1f} s = {1e3 * t1 / n:.0f} ms/point ({s1.simulated} simulated, {s1.failed} "
+              f"failed); ngspice analysis {a:.1f} s = {1e3 * a / n:.0f} ms/point; wall / analysis = {t1 / a:.2f} "
+              "(goal <= 1.2 on default)", flush=True)
         t_cached, cached = _timed(campaign, d / "t1.h5", 1, d / "cache1")
+        print(f"(b) cached re-run, 1 worker: {t_cached:.2f} s ({cached.simulated} simulated, {cached.cached} cached); "
+              f"(cold - cached) / analysis = {(t1 - t_cached) / a:.2f} (goal <= 4 on smoke)", flush=True)
         os.environ["BDPE_MODEL_CACHE"] = str(d / "models2")
         t2, s2 = _timed(campaign, d / "t2.h5", 2, d / "cache2")
-    a = max(s1.analysis_time_s, 1e-9)
-    print(f"campaign {name}: {n} points, {s1.simulated} simulated, {s1.failed} failed")
-    print(f"(a) 1 worker, cold: {t1:.1f} s = {1e3 * t1 / n:.0f} ms/point; ngspice analysis {a:.1f} s = "
-          f"{1e3 * a / n:.0f} ms/point; wall / analysis = {t1 / a:.2f} (goal <= 1.2 on default)")
-    print(f"(b) cached re-run, 1 worker: {t_cached:.2f} s ({cached.simulated} simulated, {cached.cached} cached); "
-          f"(cold - cached) / analysis = {(t1 - t_cached) / a:.2f} (goal <= 4 on smoke)")
     print(f"(c) 2 workers, cold: {t2:.1f} s ({s2.failed} failed); speed-up 1 -> 2 workers {t1 / t2:.2f}x "
-          "(goal >= 1.85x on default)")
-
+          "(goal >= 1.85x on default)", flush=True)
 
 if __name__ == "__main__":
     main()

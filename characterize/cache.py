@@ -32,6 +32,8 @@ def point_key(point: Point, ngspice_version: str) -> str:
         "tb_params": repr(point.params), "ngspice": ngspice_version,
         "procedure": procedure_sha256(get_testbench(point.testbench)),
     }
+    if s.seed is not None:  # Monte Carlo draws (only then: every other point keeps its key)
+        payload["seed"] = s.seed
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

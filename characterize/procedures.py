@@ -25,6 +25,7 @@ from typing import Mapping
 from circuits.netlist import NetlistValueError
 
 from . import bdpe_testbenches as bdpe
+from . import cell_testbenches as cells
 from . import logic_testbenches as logic
 from . import rram_testbenches as rram
 from .testbench import Testbench
@@ -54,6 +55,8 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
     "inverter_chain": Operation(logic.INVERTER_CHAIN),
     "inverter_leakage": Operation(logic.INVERTER_LEAKAGE),
     "rc_step": Operation(logic.RC_STEP),
+    "cell_arc": Operation(cells.CELL_ARC),
+    "cell_leakage": Operation(cells.CELL_LEAKAGE),
 })
 
 TESTBENCHES: Mapping[str, Testbench] = MappingProxyType({op.testbench.name: op.testbench

