@@ -63,7 +63,7 @@ def write_files(out: str | os.PathLike, files: dict[str, str]) -> list[Path]:
     """Write ``files`` into the directory ``out`` (see the module docstring); returns their paths."""
     from characterize.files import atomic_write, check_output_dir, check_output_file
 
-    out = check_output_dir("-o", out)
+    out = check_output_dir("-o", os.path.abspath(out))  # "a/../b" must not escape the temporary tree
     if not out.exists():
         _new_tree(out, files)
     else:

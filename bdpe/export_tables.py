@@ -202,8 +202,9 @@ def _read(tables, op: str, point: Point, metrics: Mapping[str, str], source: str
     out = {}
     for metric, unit in metrics.items():
         value = float(table.metrics[metric][i])
-        if not math.isfinite(value):
-            raise ExportError("--tables", tables.path.name, f"{op}.{metric} at {point.label} is not a number")
+        if not math.isfinite(value) or value <= 0:  # latencies and energies of an operation are > 0
+            raise ExportError("--tables", tables.path.name, f"{op}.{metric} at {point.label} is {value!r}, "
+                                                            "not a positive number")
         if table.metric_units.get(metric) != unit:
             raise ExportError("--tables", tables.path.name, f"{op}.{metric} is in {table.metric_units.get(metric)!r}, "
                                                             f"not {unit!r}")

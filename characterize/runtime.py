@@ -304,7 +304,8 @@ class _StaleCircuit(Exception):
 _FRESH = ("freshly loaded",)  # session state right after a deck is loaded (no reset needed)
 # Circuits a session keeps loaded (ngspice holds several; ``setcirc`` switches between them): a
 # whole-engine SKY130 deck takes ~0.6 GB, so 3 per worker stays far inside this machine's memory.
-_HELD_DECKS = 3
+_HELD_DECKS = int(os.environ.get("BDPE_HELD_DECKS", "3")) if os.environ.get("BDPE_HELD_DECKS", "3").isdigit() else 3
+_HELD_DECKS = max(1, _HELD_DECKS)  # BDPE_HELD_DECKS=N: fewer on a machine short of memory
 
 
 class NgspiceSession:
@@ -500,7 +501,9 @@ class NgspiceSession:
             # state already (temperature and options are applied by the next analysis): when its
             # parameters keep their declared values its reset is skipped (4-5 s for a whole-engine deck).
             for name, value in spec.param_assignments():
-                self.command(f"alterparam {name}={value}")
+                out, err = self.command(f"alterparam {name}={value}")
+                if self._errors(out + err):  # ngspice reports a failed alterparam with rc 0
+                    raise SimulationFailed(spec.label, "error", "; ".join(self._errors(out + err))[:300])
             if spec.seed is not None:  # the draws of the reset below follow from the seed alone
                 self.command(f"setseed {spec.seed}")
             if self._state is not _FRESH or not spec.params_as_declared() or spec.seed is not None:

@@ -258,6 +258,10 @@ def deck_identifiers(deck: str) -> frozenset[str]:
     return frozenset(m.lower() for line in _deck_statements(deck) for m in _IDENT_RE.findall(line))
 
 
+# part of every subset file's name: change it when the selection rules change, so no file written
+# by an older rule is reused
+_SUBSET_VERSION = "2"
+
 _SUFFIX = {"t": 1e12, "g": 1e9, "meg": 1e6, "k": 1e3, "mil": 25.4e-6, "m": 1e-3, "u": 1e-6, "n": 1e-9,
            "p": 1e-12, "f": 1e-15}
 _NUMBER_RE = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)(meg|mil|[tgkmunpf])?[a-z]*$", re.I)
@@ -285,12 +289,12 @@ def instance_sizes(deck: str, devices: frozenset[str]) -> dict[str, set[tuple[fl
                 break
         else:
             continue
-        values = {"l": "1", "w": "1", "nf": "1"}
+        values = {"nf": "1"}  # l and w must be given: a device's own defaults are not read here
         rest = tokens[k + 1:]
         for j in range(len(rest) - 2):
-            if rest[j + 1] == "=" and rest[j].lower() in values:
+            if rest[j + 1] == "=" and rest[j].lower() in ("l", "w", "nf"):
                 values[rest[j].lower()] = rest[j + 2]
-        parsed = tuple(_spice_value(values[key]) for key in ("l", "w", "nf"))
+        parsed = tuple(_spice_value(values.get(key, "")) for key in ("l", "w", "nf"))
         if name in sizes and sizes[name] is None:
             continue
         if any(v is None or v <= 0 for v in parsed):
@@ -312,7 +316,10 @@ def cache_dir() -> Path:
     except OSError:
         pass
     fallback = Path(tempfile.gettempdir()) / f"bdpe-models-{os.getuid()}"
-    fallback.mkdir(parents=True, exist_ok=True)
+    fallback.mkdir(mode=0o700, exist_ok=True)
+    info = fallback.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o077:  # a directory someone else could fill
+        raise OSError(f"{fallback} is not a private directory of this user")
     return fallback
 
 
@@ -329,7 +336,7 @@ def subset_file(library: Path, corner: str, deck: str) -> Path:
     roots = deck_identifiers(deck) & defined
     devices = frozenset(st_name for st_name in roots if st_name in _binned_devices(library, corner))
     sizes = instance_sizes(deck, devices)
-    digest = hashlib.sha256(_section_digest(library, corner).encode())
+    digest = hashlib.sha256(_SUBSET_VERSION.encode() + _section_digest(library, corner).encode())
     digest.update(corner.encode() + b"\0" + ",".join(sorted(roots)).encode() + b"\0")
     digest.update(repr(sorted((k, None if v is None else sorted(v)) for k, v in sizes.items())).encode())
     path = cache_dir() / f"{library.stem}-{corner}-{digest.hexdigest()[:20]}.spice"
