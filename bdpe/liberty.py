@@ -21,8 +21,10 @@ one load per result bit, so each arc has one value; ``cell_rise`` = ``cell_fall`
 latency (the last 50 % crossing of any result bit, rising or falling). The energy of one whole
 operation (every supply and control source over the operation window) is the ``rise_power`` of the
 pin edge that starts it (``fall_power`` 0 for an enable): ``wl_en`` for the RRAM path, a change of
-``input_word`` for the register path (the table's word toggles every bit: read it per operation,
-not per bit), ``prog_en`` for a word write.
+``input_word`` for the register path, ``prog_en`` for a word write. A tool counts a bus pin's
+internal power per toggling bit and edge, and the table's register-path stimulus toggles every
+input bit once per operation: each bit's ``rise_power`` = ``fall_power`` = the operation's energy
+/ the number of columns, so a full-word change sums to the table's value.
 """
 from __future__ import annotations
 
@@ -58,8 +60,8 @@ def _sources(x: BDPEExport) -> list[str]:
              f"result <- input_word, stored_word (sel = 1, register path): cell_rise = cell_fall = "
              f"{_num(v['register_latency'].value * TIME_SCALE)} ns <- {v['register_latency'].source}",
              f"wl_en rise_power (RRAM-path operation): {_num(v['rram_energy'].value * ENERGY_SCALE)} pJ <- {v['rram_energy'].source}",
-             f"input_word rise_power = fall_power (register-path operation): {_num(v['register_energy'].value * ENERGY_SCALE)} pJ "
-             f"<- {v['register_energy'].source}"]
+             f"input_word rise_power = fall_power per bit (register-path operation / {x.geometry['cols']} toggling bits): "
+             f"{_num(v['register_energy'].value * ENERGY_SCALE)} pJ per operation <- {v['register_energy'].source}"]
     if "program_energy" in v:
         lines.append(f"prog_en rise_power (word write): {_num(v['program_energy'].value * ENERGY_SCALE)} pJ "
                      f"<- {v['program_energy'].source}; write latency {_num(v['program_latency'].value * TIME_SCALE)} ns "
@@ -138,7 +140,7 @@ def _cell(x: BDPEExport) -> list[str]:
     v, g = x.values, x.geometry
     leak = v["leakage"].value * LEAKAGE_SCALE if "leakage" in v else 0.0
     program = _power(None, v["program_energy"].value * ENERGY_SCALE, 0.0) if "program_energy" in v else []
-    reg_e = v["register_energy"].value * ENERGY_SCALE
+    reg_e = v["register_energy"].value * ENERGY_SCALE / g["cols"]  # per toggling bit: a full word sums to it
     pins = [_pin("bus", "wl_en", "input", g["rows"], _power("!sel", v["rram_energy"].value * ENERGY_SCALE, 0.0)),
             _pin("pin", "pre", "input"), _pin("pin", "sae", "input"), _pin("pin", "sel", "input"),
             _pin("bus", "stored_word", "input", g["cols"]),
