@@ -63,6 +63,7 @@ def write_files(out: str | os.PathLike, files: dict[str, str]) -> list[Path]:
     """Write ``files`` into the directory ``out`` (see the module docstring); returns their paths."""
     from characterize.files import atomic_write, check_output_dir, check_output_file
 
+    given = Path(out)  # the paths are reported as the user wrote them
     out = check_output_dir("-o", os.path.abspath(out))  # "a/../b" must not escape the temporary tree
     if not out.exists():
         _new_tree(out, files)
@@ -71,7 +72,7 @@ def write_files(out: str | os.PathLike, files: dict[str, str]) -> list[Path]:
             check_output_file("-o", out / name)
         for name, text in files.items():
             atomic_write(out / name, text)
-    return [out / name for name in files]
+    return [given / name for name in files]
 
 
 def run_export(kind: str, tables, out: str | os.PathLike, *, corner: str | None = None, vdd: float | None = None,

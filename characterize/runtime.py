@@ -463,7 +463,10 @@ class NgspiceSession:
                 self._discard_current()
                 load_time += self._load(spec)
                 reloaded = True
-                self._prepare(spec)
+                try:
+                    self._prepare(spec)
+                except _StaleCircuit as exc:  # on a deck just parsed: a real error
+                    raise SimulationFailed(spec.label, "error", f"parameters not applied: {exc}") from None
             analysis_before = self._total_analysis_time()
             out, err = self.command(spec.analysis.command())
             errors = self._errors(out + err)
@@ -502,8 +505,8 @@ class NgspiceSession:
             # parameters keep their declared values its reset is skipped (4-5 s for a whole-engine deck).
             for name, value in spec.param_assignments():
                 out, err = self.command(f"alterparam {name}={value}")
-                if self._errors(out + err):  # ngspice reports a failed alterparam with rc 0
-                    raise SimulationFailed(spec.label, "error", "; ".join(self._errors(out + err))[:300])
+                if self._errors(out + err):  # rc 0 even then; after a setcirc: "No internal deck available"
+                    raise _StaleCircuit("; ".join(self._errors(out + err))[:300])
             if spec.seed is not None:  # the draws of the reset below follow from the seed alone
                 self.command(f"setseed {spec.seed}")
             if self._state is not _FRESH or not spec.params_as_declared() or spec.seed is not None:
