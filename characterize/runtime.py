@@ -306,6 +306,7 @@ _FRESH = ("freshly loaded",)  # session state right after a deck is loaded (no r
 # whole-engine SKY130 deck takes ~0.6 GB, so 3 per worker stays far inside this machine's memory.
 _HELD_DECKS = int(os.environ.get("BDPE_HELD_DECKS", "3")) if os.environ.get("BDPE_HELD_DECKS", "3").isdigit() else 3
 _HELD_DECKS = max(1, _HELD_DECKS)  # BDPE_HELD_DECKS=N: fewer on a machine short of memory
+_SAVE_CHARS = 800  # characters of vector names per save command, < ngspice's 1024 (NgspiceSession._prepare)
 
 
 class NgspiceSession:
@@ -526,8 +527,15 @@ class NgspiceSession:
                 self.command(f"alter @{device}[{parameter}] = [ {' '.join(fmt(v) for v in value)} ]")
             else:
                 self.command(f"alter {device} {parameter} = {fmt(value)}")
-        if spec.probes:
-            self.command("save " + " ".join(p.vector for p in spec.probes))
+        # in chunks: ngspice 39 drops what follows the first 1024 characters of a command (a 4-word
+        # sense-ber deck lost 360 of its 517 probes); successive saves add to the list
+        chunk: list[str] = []
+        for vector in [p.vector for p in spec.probes] + [None]:
+            if chunk and (vector is None or len(" ".join(chunk)) + len(vector) > _SAVE_CHARS):
+                self.command("save " + " ".join(chunk))
+                chunk = []
+            if vector is not None:
+                chunk.append(vector)
 
     def _reset(self, spec: SimSpec) -> None:
         """``reset``, checked: ngspice re-parses its most recently loaded deck, which after a
