@@ -236,10 +236,29 @@ def cmd_run(args) -> int:
     _say("bdpe run [3/3] report")
     from bdpe.report import make_report
 
-    make_report(out / "tables.h5", out / "report", progress=lambda m: _say(f"  report: {m}"))
+    report_tables = [out / "tables.h5"] + _sense_ber_tables(out)
+    make_report(report_tables, out / "report", progress=lambda m: _say(f"  report: {m}"))
     _say(f"bdpe run: done in {time.perf_counter() - t0:.0f} s: {out / 'tables.h5'}, {out / 'evaluate.json'}, "
          f"{out / 'report' / 'report.md'}, {out / 'report' / 'report.html'}")
     return 0
+
+
+def _sense_ber_tables(out: Path) -> list[Path]:
+    """OUT/sense_ber.h5 when a user characterized it there (campaigns/sense_ber.toml, ~1 h, not part
+    of `bdpe run`): the report then adds accuracy vs window. Said either way; never an error."""
+    from characterize.tables import TableError, TableSet, open_tables
+
+    path = out / "sense_ber.h5"
+    if not path.is_file():
+        _say(f"  report: no {path} (bdpe characterize campaigns/sense_ber.toml -o {path} adds accuracy vs window)")
+        return []
+    try:
+        TableSet([open_tables(out / "tables.h5"), open_tables(path)])
+    except TableError as exc:
+        _say(f"  report: {path} left out: {str(exc).splitlines()[0]}")
+        return []
+    _say(f"  report: adding {path} (sense_ber: accuracy vs window)")
+    return [path]
 
 
 def _open_table_file(path: str):
@@ -273,12 +292,19 @@ def cmd_report(args) -> int:
     from characterize.files import check_output_dir
     from system_model import bdpe_config_from_tables
 
-    tables = _open_bdpe_tables(args.tables)
+    from characterize.tables import TableError, TableSet
+
+    first, *more = args.tables
+    tables = _open_bdpe_tables(first)
+    try:  # further files of the same technology add their operations (e.g. sense_ber)
+        TableSet([tables] + [_open_table_file(p) for p in more])
+    except TableError as exc:
+        raise UsageError(f"--tables: {str(exc).splitlines()[0]}") from None
     check_output_dir("--out", args.out)
     try:  # the operating point the report uses must hold finite BDPE numbers: checked before any file
         bdpe_config_from_tables(tables)
     except ValueError as exc:
-        raise UsageError(f"--tables {args.tables!r}: {str(exc).splitlines()[0]}") from None
+        raise UsageError(f"--tables {first!r}: {str(exc).splitlines()[0]}") from None
     make_report(args.tables, args.out, progress=lambda m: _say(f"bdpe report: {m}"))
     _say(f"bdpe report: wrote {Path(args.out) / 'report.md'} and {Path(args.out) / 'report.html'}")
     return 0
@@ -504,7 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="report (Markdown, HTML, figures) from a table file")
-    p.add_argument("--tables", required=True, metavar="TABLES.h5")
+    p.add_argument("--tables", required=True, metavar="TABLES.h5", action="append",
+                   help="the BDPE tables; repeat to add operations from more files of the same technology "
+                        "(e.g. --tables out/tables.h5 --tables out/sense_ber.h5)")
     p.add_argument("--out", default="out/report", help="output directory (default: out/report)")
     p.set_defaults(func=cmd_report)
 

@@ -117,8 +117,9 @@ def _si(x, unit):
 
 def make_report(tables_path: str | os.PathLike, out_dir: str | os.PathLike, *, progress=None,
                 corner: str = "tt", vdd: float = 1.8, temperature: float = 27.0) -> dict:
-    """Build the report; returns a summary dict (also written as ``summary.json``). A report that
-    fails leaves no directory behind that it created itself."""
+    """Build the report from one table file or several of one technology (the first holds the BDPE
+    operations; the others add operations, e.g. ``sense_ber``); returns a summary dict (also written
+    as ``summary.json``). A report that fails leaves no directory behind that it created itself."""
     out = Path(out_dir)
     created = not out.exists()
     try:
@@ -154,6 +155,12 @@ class _Ctx:
         return f"{self.corner}/{self.vdd:g} V/{self.temperature:g} C"
 
     def src(self, op: str, where: str) -> str:
+        """Where a number comes from: file:operation @ point, campaign hash (of the file that holds
+        ``op`` when the report reads several; ``op`` may be a pattern such as ``bdpe_*``)."""
+        owner = getattr(self.tables, "file_of", None)
+        if owner is not None and op in self.tables.operations:
+            f = owner(op)
+            return f"{f.path.name}:{op} @ {where}, campaign {str(f.attrs.get('campaign_sha256', ''))[:12]}"
         return f"{self.tname}:{op} @ {where}, campaign {self.chash}"
 
     def fixed(self, op: str) -> dict:
@@ -169,21 +176,29 @@ def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, cor
     import matplotlib
     matplotlib.use("Agg")
 
-    from characterize.tables import open_tables
+    from characterize.tables import TableSet, open_tables
 
+    paths = [tables_path] if isinstance(tables_path, (str, os.PathLike)) else list(tables_path)
+    tables = TableSet([open_tables(p) for p in paths])  # checked before the output directory exists
+    tables_path = paths[0]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = open_tables(tables_path)
     ctx = _Ctx(tables=tables, out=out, doc=_Doc(), summary={}, say=progress or (lambda msg: None),
                tname=Path(tables_path).name, chash=str(tables.attrs.get("campaign_sha256", ""))[:12],
                corner=corner, vdd=vdd, temperature=temperature)
     ctx.summary.update({"tables": str(tables_path), "campaign_sha256": tables.attrs.get("campaign_sha256"),
                         "operating_point": ctx.point})
+    if len(paths) > 1:
+        ctx.summary["more_tables"] = {str(p): sorted(set(f.operations)) for p, f in zip(paths[1:], tables.files[1:])}
     ctx.doc.h(1, "BDPE: RRAM binary dot-product engine, from SKY130 transistors to BNN inference")
     ctx.doc.p(f"Tables: {tables_path} (campaign '{tables.attrs.get('campaign_name', '?')}', sha256 {ctx.chash}..., "
               f"created {tables.attrs.get('created_utc', '?')}, {tables.attrs.get('ngspice_version', '')}, technology "
               f"{tables.attrs.get('technology_source', '')}, git {str(tables.attrs.get('git_commit', ''))[:12]}). "
               f"System figures use the paper-a53 platform model at operating point {ctx.point}.")
+    for p, f in zip(paths[1:], tables.files[1:]):
+        ctx.doc.p(f"More tables: {p} (campaign '{f.attrs.get('campaign_name', '?')}', sha256 "
+                  f"{str(f.attrs.get('campaign_sha256', ''))[:12]}..., created {f.attrs.get('created_utc', '?')}): "
+                  f"{', '.join(f.operations)}.")
     for section in (_section_reproduction, _section_sky130_vs_paper, _section_device, _section_sense,
                     _section_bdpe_vdd, _section_layers, _section_capacity, _section_mechanisms,
                     _section_accuracy, _section_networks):
@@ -513,7 +528,8 @@ def _section_accuracy(ctx: _Ctx) -> None:
         _accuracy_vs_window(ctx, model)
     else:
         ctx.doc.p("Accuracy vs resistance window: these tables hold no `sense_ber` operation "
-                  "(campaigns/sense_ber.toml characterizes it; `bdpe report --tables` on its tables adds the figure).")
+                  "(campaigns/sense_ber.toml characterizes it; `bdpe report --tables out/tables.h5 --tables out/sense_ber.h5` "
+                  "adds the figure).")
 
 
 def _accuracy_vs_window(ctx: _Ctx, model) -> None:
@@ -525,24 +541,32 @@ def _accuracy_vs_window(ctx: _Ctx, model) -> None:
     axes = ctx.tables.axes("sense_ber")
     windows = sorted(float(w) for w in axes["window"])
     vdd = min((float(v) for v in axes.get("vdd", [ctx.vdd])), key=lambda v: abs(v - ctx.vdd))
-    fixed = {k: v[0] for k, v in axes.items() if k not in ("corner", "vdd", "window") and len(v) >= 1}
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    spreads = [float(v) for v in axes["d2d_sigma"]] if "d2d_sigma" in axes else [None]
+    fixed = {k: v[0] for k, v in axes.items() if k not in ("corner", "vdd", "window", "d2d_sigma") and len(v) >= 1}
+    fig, panels = plt.subplots(1, len(spreads), figsize=(3.2 * len(spreads) + 1, 3.5), sharey=True, squeeze=False)
     rows = {}
-    for corner in axes.get("corner", [ctx.corner]):
-        accs = [accuracy_under_errors(model, ber_from_tables(ctx.tables, corner=corner, vdd=vdd, window=w, **fixed),
-                                      seeds=3)["accuracy"] for w in windows]
-        ax.plot(windows, accs, "o-", label=f"{corner}, {vdd:g} V")
-        rows[corner] = accs
-    for w in _PAPER_WINDOWS:
-        ax.axvline(w, color="r", lw=0.8, ls="--")
-    ax.set_xscale("log")
-    ax.set_xlabel("resistance window R_off/R_on (red: the paper's 1.09 and ~50)")
-    ax.set_ylabel("digits-bnn test accuracy")
-    ax.legend(fontsize=7)
+    for ax, spread in zip(panels[0], spreads):
+        coords = dict(fixed, **({} if spread is None else {"d2d_sigma": spread}))
+        for corner in axes.get("corner", [ctx.corner]):
+            accs = [accuracy_under_errors(model, ber_from_tables(ctx.tables, corner=corner, vdd=vdd, window=w, **coords),
+                                          seeds=3)["accuracy"] for w in windows]
+            ax.plot(windows, accs, "o-", label=f"{corner}, {vdd:g} V")
+            rows[f"{corner}" if spread is None else f"{corner}, d2d_sigma={spread:g}"] = accs
+        for w in _PAPER_WINDOWS:
+            ax.axvline(w, color="r", lw=0.8, ls="--")
+        ax.axhline(0.1, color="k", lw=0.5, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("window R_off/R_on")
+        if spread is not None:
+            ax.set_title(f"RRAM sigma/mu {spread:.0%}", fontsize=9)
+    panels[0][0].set_ylabel("digits-bnn test accuracy")
+    panels[0][0].legend(fontsize=7)
     _save(fig, ctx.out / "fig_accuracy_window.png")
     where = ", ".join(f"{k}={v:g}" for k, v in fixed.items())
-    ctx.doc.fig(ctx.out / "fig_accuracy_window.png", f"digits-bnn accuracy vs window per corner, BER from "
-                f"{ctx.src('sense_ber', f'{vdd:g} V' + (', ' + where if where else ''))}")
+    ctx.doc.fig(ctx.out / "fig_accuracy_window.png", f"digits-bnn accuracy (every kernel word in RRAM, persistent "
+                f"errors, 3 seeds) vs resistance window per corner and RRAM spread; red: the paper's windows 1.09 and "
+                f"~50; BER from {ctx.src('sense_ber', f'{vdd:g} V' + (', ' + where if where else ''))} (the read path "
+                "with the sense amplifier's offset)")
     ctx.summary["accuracy_vs_window"] = {"windows": windows, "vdd": vdd, "fixed": fixed, "accuracy": rows}
 
 

@@ -3,7 +3,14 @@ with the previous numpy packed path, a float32 im2col + BLAS convolution and (wh
 torch's float32 conv2d on the same number of threads; then whole-network images/s for
 binarynet-cifar10 (packed engine vs the same network in torch float32); then the time of the
 yolov3-tiny cost tally. Every output is checked equal to the float result before it is timed.
-Medians of 5 runs.
+Medians of 5 runs (3 for the two slow columns, numpy and f32 BLAS).
+
+What is timed: "packed" is one call of a `PackedConv` on the int8 +-1 (C, H, W) activations:
+packing the activations into bit windows plus the XNOR-popcount kernel, to int32 dot products.
+Its weights are packed once beforehand (`PackedConv.from_weights`, as a network keeps them; that
+one-off time is the last column, not included in "packed"). "numpy" packs weights and activations
+on every call. The network line times `PreparedNetwork.run` (parameters drawn and weights packed
+once by `prepare_network`, not timed) against the torch model's forward pass, batch of 1.
 
 Run: .venv/bin/python benchmarks/bench_system_model.py [--threads N]
 (torch is optional: `pip install torch==2.13.0` takes the CPU build that lies on this machine.)
@@ -37,15 +44,14 @@ def _torch(threads):
 
 
 def layers(torch, threads):
-    from system_model.engine import binary_conv2d, binary_conv2d_numpy, im2col
+    from system_model.engine import PackedConv, binary_conv2d_numpy, im2col
 
     rng = np.random.default_rng(0)
     # yolov3-tiny binary layer shapes (conv2 at full 208x208 is the largest map; conv7 the most BDPs)
     shapes = [("conv2", 16, 208, 32, 3), ("conv3", 32, 104, 64, 3), ("conv5", 128, 26, 256, 3),
               ("conv7", 512, 13, 1024, 3), ("conv12", 384, 26, 256, 3)]
-    head = (f"{'layer':7s} {'shape':>20s} {'packed':>8s} {'numpy':>8s} {'f32 BLAS':>9s} {'torch f32':>9s} "
-            f"{'torch/packed':>12s} {'numpy/packed':>12s}  (ms, median of 5, {threads} threads)")
-    print(head)
+    print(f"{'layer':7s} {'shape':>20s} {'packed':>8s} {'numpy':>8s} {'f32 BLAS':>9s} {'torch f32':>9s} "
+          f"{'torch/packed':>12s} {'numpy/packed':>12s} {'weights once':>12s}  (ms, median, {threads} threads)")
     for name, c, hw, f, k in shapes:
         x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(c, hw, hw))
         w = rng.choice(np.array([-1, 1], dtype=np.int8), size=(f, c, k, k))
@@ -55,10 +61,13 @@ def layers(torch, threads):
             cols, oh, ow = im2col(xf, k, 1, k // 2)
             return (wf @ cols.T).reshape(f, oh, ow)
 
+        t0 = time.perf_counter()
+        conv = PackedConv.from_weights(w, 1, k // 2)  # once per layer, as a network keeps it
+        tw = time.perf_counter() - t0
         ref = float32().astype(np.int64)
-        assert np.array_equal(binary_conv2d(x, w, 1, k // 2)[0], ref)
+        assert np.array_equal(conv(x)[0], ref)
         assert np.array_equal(binary_conv2d_numpy(x, w, 1, k // 2)[0], ref)
-        tp = _median(lambda: binary_conv2d(x, w, 1, k // 2))
+        tp = _median(lambda: conv(x))
         tn = _median(lambda: binary_conv2d_numpy(x, w, 1, k // 2), repeat=3)
         tf = _median(float32, repeat=3)
         tt = float("nan")
@@ -68,17 +77,21 @@ def layers(torch, threads):
                 assert np.array_equal(torch.nn.functional.conv2d(xt, wt, padding=k // 2)[0].numpy().astype(np.int64), ref)
                 tt = _median(lambda: torch.nn.functional.conv2d(xt, wt, padding=k // 2))
         print(f"{name:7s} {f'{c}x{hw}x{hw}->{f}':>20s} {tp * 1e3:8.2f} {tn * 1e3:8.1f} {tf * 1e3:9.1f} {tt * 1e3:9.2f} "
-              f"{tt / tp:12.2f} {tn / tp:12.2f}")
+              f"{tt / tp:12.2f} {tn / tp:12.2f} {tw * 1e3:12.1f}")
 
 
 def network(torch):
     from system_model import get_network
-    from system_model.engine import run_network
+    from system_model.engine import prepare_network
 
     net = get_network("binarynet-cifar10")
     x = np.random.default_rng(1).choice(np.array([-1, 1], dtype=np.int8), size=net.input_shape)
-    tp = _median(lambda: run_network(net, x), repeat=5)
-    line = f"binarynet-cifar10 whole network: packed engine {1 / tp:8.1f} images/s"
+    prepared = prepare_network(net, seed=0)  # parameters drawn, binary weights packed: once
+    out, counts = prepared.run(x)
+    assert np.array_equal(out, prepared.run(x, reference=True)[0])  # the float network's result
+    assert sum(c.bdps for c in counts) == net.bdps()
+    tp = _median(lambda: prepared.run(x), repeat=5)
+    line = f"binarynet-cifar10 whole network (batch 1): packed engine {1 / tp:8.1f} images/s"
     if torch is not None:
         model = _torch_model(torch, net)
         xt = torch.from_numpy(x.astype(np.float32)[None])

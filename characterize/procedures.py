@@ -25,6 +25,8 @@ from typing import Mapping
 from circuits.netlist import NetlistValueError
 
 from . import bdpe_testbenches as bdpe
+from . import ber_testbenches as ber
+from . import offset_testbenches as offset
 from . import cell_testbenches as cells
 from . import logic_testbenches as logic
 from . import rram_testbenches as rram
@@ -48,6 +50,8 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
     "rram_iv": Operation(rram.RRAM_IV),
     "cell_read": Operation(bdpe.CELL_READ),
     "sense_xnor": Operation(bdpe.SENSE_XNOR),
+    "sense_ber": Operation(ber.SENSE_BER),
+    "sense_offset": Operation(offset.SENSE_OFFSET),
     "popcount": Operation(bdpe.POPCOUNT),
     "bdpe_rram": Operation(bdpe.BDPE_OP, MappingProxyType({"path": "rram"})),
     "bdpe_register": Operation(bdpe.BDPE_OP, MappingProxyType({"path": "register"})),

@@ -22,7 +22,8 @@ from rram_models.base import InputError
 
 from .files import atomic_write
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "OperationTable", "write_tables", "open_tables", "Tables", "TableError"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "OperationTable", "write_tables", "open_tables", "Tables", "TableSet",
+           "TableError"]
 
 FORMAT = "bdpe-tables"
 FORMAT_VERSION = 1
@@ -179,7 +180,8 @@ class Tables:
         for axis, grid in t.axes.items():
             if axis not in coords:
                 if len(grid) != 1:
-                    raise TableError(f"{op}: axis {axis!r} needs a value (one of {list(grid)})")
+                    values_text = ", ".join(f"{v:g}" if grid.dtype.kind == "f" else str(v) for v in grid)
+                    raise TableError(f"{op}: axis {axis!r} needs a value (one of {values_text})")
                 values = values[0]
                 continue
             want = coords[axis]
@@ -304,6 +306,64 @@ def _attr(value):
 def open_tables(path: str | os.PathLike) -> Tables:
     """Open a table file written by :func:`write_tables` (refuses other formats and versions)."""
     return Tables(path)
+
+
+class TableSet:
+    """Several table files of ONE technology read as one (``bdpe report --tables A --tables B``):
+    the operations of all of them, each answered by the file that holds it. The first file is the
+    primary one (its root attributes are ``attrs``). Refused with a :class:`TableError`: files of
+    different technologies, and an operation that two files hold (which one would be meant?)."""
+
+    def __init__(self, files: Sequence[Tables]):
+        if not files:
+            raise TableError("no table files")
+        self.files = list(files)
+        self.attrs = self.files[0].attrs
+        self.path = self.files[0].path
+        tech = self.technology
+        self._owner: dict[str, Tables] = {}
+        for t in self.files:
+            other = str(t.attrs.get("technology", "?"))
+            if other != tech:
+                raise TableError(f"{t.path}: technology {other!r} differs from {self.path}'s {tech!r} "
+                                 "(one technology per table set)")
+            for op in t.operations:
+                if op in self._owner:
+                    raise TableError(f"{t.path}: operation {op!r} is also in {self._owner[op].path}")
+                self._owner[op] = t
+
+    @property
+    def technology(self) -> str:
+        return str(self.attrs.get("technology", "?"))
+
+    @property
+    def operations(self) -> list[str]:
+        return sorted(self._owner)
+
+    def file_of(self, op: str) -> Tables:
+        try:
+            return self._owner[op]
+        except KeyError:
+            raise TableError(f"operation {op!r} is not in {', '.join(str(t.path) for t in self.files)} "
+                             f"({', '.join(self.operations)})") from None
+
+    def table(self, op: str) -> OperationTable:
+        return self.file_of(op).table(op)
+
+    def axes(self, op: str) -> dict[str, np.ndarray]:
+        return self.file_of(op).axes(op)
+
+    def metrics(self, op: str) -> list[str]:
+        return self.file_of(op).metrics(op)
+
+    def texts(self, op: str) -> dict[str, np.ndarray]:
+        return self.file_of(op).texts(op)
+
+    def lookup(self, op: str, metric: str, **coords) -> float:
+        return self.file_of(op).lookup(op, metric, **coords)
+
+    def to_xarray(self, op: str):
+        return self.file_of(op).to_xarray(op)
 
 
 def json_attr(value) -> str:

@@ -45,9 +45,10 @@ Design (ours: the paper publishes no circuit):
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 
-from rram_models import get_model
+from rram_models import Variability, get_model
 
 from .netlist import NetlistValueError, Subckt, check_choice, check_int, check_number, fmt
 from .popcount import PopcountParams, plan_popcount, popcount
@@ -56,7 +57,7 @@ from .technology import Technology
 
 __all__ = ["CellParams", "ArrayParams", "SenseParams", "BDPEParams", "WriteRowParams", "rram_array",
            "sense_amp", "sense_reference", "bit_slice", "bdpe", "write_row", "area_estimate", "cell_states",
-           "reference_resistance"]
+           "reference_resistance", "d2d_resistance_factors"]
 
 
 def _f(default, unit, doc):
@@ -111,6 +112,25 @@ class ArrayParams:
     r_wl_per_cell_ohm: float = _f(1.34, "ohm", "word-line metal-1 strap per cell: 1.5 um x 0.14 um")
     c_wl_per_cell_F: float = _f(0.30e-15, "F", "word-line wire capacitance per cell; gate capacitance is in the device model")
     cell: CellParams = _f(CellParams(), "-", "the 1T1R cell")
+    # device-to-device spread of the cells of the rows in `words` (static model only). Left out of
+    # repr, and so of every name derived from it, while off: the netlists without spread keep
+    # their names; with spread on they enter the array's key explicitly (rram_array)
+    d2d_sigma: float = field(default=0.0, repr=False, metadata={
+        "unit": "-", "doc": "sigma/mu of each modelled cell's read resistance (lognormal, mean = nominal; 0: none)"})
+    d2d_seed: int = field(default=0, repr=False, metadata={"unit": "-", "doc": "seed of the spread (rram_models.Variability)"})
+    d2d_first_device: int = field(default=0, repr=False, metadata={
+        "unit": "-", "doc": "device number of row 0, column 0 (cell (k, c) is device first + k * cols + c)"})
+
+
+def d2d_resistance_factors(sigma_over_mu: float, seed: int, devices) -> list[float]:
+    """Read-resistance factors of the given device numbers: lognormal with mean 1 and standard
+    deviation ``sigma_over_mu`` (``ln f ~ N(-s^2/2, s^2)``, ``s^2 = ln(1 + (sigma/mu)^2)``), drawn by
+    :class:`rram_models.Variability` (device ``i`` of a seed always gets the same factor)."""
+    cv = check_number("d2d_sigma", sigma_over_mu, min_value=0.0, max_value=1.0)
+    s = math.sqrt(math.log1p(cv * cv))
+    spread = Variability(d2d=(("r_scale", "lognormal", s),), seed=check_int("d2d_seed", seed, min_value=0))
+    start = {"r_scale": math.exp(-0.5 * s * s)}
+    return [spread.device_params(start, int(i))["r_scale"] for i in devices]
 
 
 def _hash(*items) -> str:
@@ -131,7 +151,7 @@ def rram_array(p: ArrayParams, tech: Technology) -> tuple[Subckt, list[str]]:
     builders can share them). Ports: ``bl0.. sl0.. wl0..wl<K-1> vss`` (K = len(words));
     with ``dynamic`` also ``st<k>_<c>`` state outputs are *not* exported (probe via the cell nodes)."""
     rows, cols, words, w, l = _check_array(p, tech)  # noqa: E741
-    key = _hash(p, tech.name)
+    key = _hash(p, tech.name, *((p.d2d_sigma, p.d2d_seed, p.d2d_first_device) if p.d2d_sigma else ()))
     n_explicit = rows if p.full else len(words)
     n_lumped = rows - n_explicit
     groups = []
@@ -175,6 +195,10 @@ def _check_array(p: ArrayParams, tech: Technology) -> tuple[int, int, tuple[int,
         raise NetlistValueError("words", len(words), f"must give 1..{rows} rows")
     check_choice("background", p.background, ("lrs", "hrs"))
     check_int("lumped_segments", p.lumped_segments, min_value=1, max_value=64)
+    check_number("d2d_sigma", p.d2d_sigma, min_value=0.0, max_value=1.0)
+    check_int("d2d_first_device", p.d2d_first_device, min_value=0)
+    if p.d2d_sigma and p.dynamic:
+        raise NetlistValueError("d2d_sigma", p.d2d_sigma, "applies to the static cells only (dynamic=False)")
     for name in ("r_bl_per_cell_ohm", "c_bl_per_cell_F", "r_sl_per_cell_ohm", "c_sl_per_cell_F",
                  "r_wl_per_cell_ohm", "c_wl_per_cell_F"):
         check_number(name, getattr(p, name), min_value=0.0)
@@ -194,8 +218,18 @@ def _array_rram_subckts(p: ArrayParams, key: str, groups: list[int]) -> list[str
         # switching model starting in the stored state (bit 1 = LRS)
         subckts.append(model.subckt(f"rrd1_{key}", parameter_set=c.parameter_set, **{model.state_initial_name: lrs}))
         subckts.append(model.subckt(f"rrd0_{key}", parameter_set=c.parameter_set, **{model.state_initial_name: hrs}))
-    subckts.append(model.static_subckt(f"rr1_{key}", lrs, parameter_set=c.parameter_set))
-    subckts.append(model.static_subckt(f"rr0_{key}", hrs, parameter_set=c.parameter_set))
+    if p.d2d_sigma:  # every modelled cell its own device: its read current scaled by 1 / its factor
+        cols = p.cols
+        factors = d2d_resistance_factors(p.d2d_sigma, p.d2d_seed,
+                                         range(p.d2d_first_device, p.d2d_first_device + len(p.words) * cols))
+        for k, word in enumerate(p.words):
+            for col in range(cols):
+                bit = (word >> col) & 1
+                subckts.append(model.static_subckt(f"rr{bit}_{key}_{k}_{col}", lrs if bit else hrs,
+                                                   parameter_set=c.parameter_set, multiplier=1.0 / factors[k * cols + col]))
+    else:
+        subckts.append(model.static_subckt(f"rr1_{key}", lrs, parameter_set=c.parameter_set))
+        subckts.append(model.static_subckt(f"rr0_{key}", hrs, parameter_set=c.parameter_set))
     background_state = lrs if p.background == "lrs" else hrs
     for size in sorted(set(groups)):
         subckts.append(model.static_subckt(f"rrb{size}_{key}", background_state, parameter_set=c.parameter_set,
@@ -224,7 +258,8 @@ def _array_column(p: ArrayParams, tech: Technology, col: int, sites, words, key:
             if p.dynamic:
                 lines.append(f"Xr{col}_{j} {b} {mid} st{arg}_{col} rrd{bit}_{key}")
             else:
-                lines.append(f"Xr{col}_{j} {b} {mid} rr{bit}_{key}")
+                own = f"_{arg}_{col}" if p.d2d_sigma else ""
+                lines.append(f"Xr{col}_{j} {b} {mid} rr{bit}_{key}{own}")
             lines.append(_nfet(tech, f"a{col}_{j}", mid, f"w{arg}_{col}", s, "vss", w, l))
         else:
             lines.append(f"Xr{col}_{j} {b} {mid} rrb{n_cells}_{key}")

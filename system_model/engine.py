@@ -1,10 +1,17 @@
 """Bit-exact functional BNN engine: bit-packed XNOR + popcount convolution and dense layers.
 
-Values are +-1 (int8); zero padding is exact: padded positions are masked out of the popcount, so
-``dot = 2 * popcount(~(x ^ w) & valid) - popcount(valid)``, which equals the integer convolution of
-+-1 tensors with zero padding.  Patches are packed like Darknet's XNOR-Net: ``C_in*k*k`` bits in
-``(c, ky, kx)`` order into ``ceil(C_in*k*k / 64)`` 64-bit words; one binary dot product (BDP) per word
-per output pixel per filter, and the engine counts them as it goes.
+Values are +-1 (int8).  Patches are packed like Darknet's XNOR-Net: ``C_in*k*k`` bits into
+``ceil(C_in*k*k / 64)`` 64-bit words; one binary dot product (BDP) per word per output pixel per
+filter, and the engine counts them as it goes.  With ``n = C_in*k*k`` bits,
+``dot = n - 2 * popcount(x ^ w)``.  Zero padding is exact in both implementations: the compiled one
+(:class:`PackedConv`, :mod:`system_model.kernels`; bit order (ky, kx, c)) reads padded taps as -1
+and adds the filter's weights over them back for border pixels; the numpy one
+(:func:`binary_conv2d_numpy`; bit order (c, ky, kx)) masks them out of the popcount,
+``dot = 2 * popcount(~(x ^ w) & valid) - popcount(valid)``.  Both give the integer convolution of
++-1 tensors with zero padding.
+
+A network's parameters are drawn and its binary weights packed once by :func:`prepare_network`;
+:meth:`PreparedNetwork.run` then only infers (:func:`run_network` does both, as before).
 """
 from __future__ import annotations
 
@@ -12,12 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .networks import WORD_BITS, Network
+from .kernels import binary_conv, float_conv, pack_weights, pack_windows, sign_threshold
+from .networks import WORD_BITS, LayerShape, Network
 
-__all__ = ["pack_bits", "im2col", "binary_conv2d", "binary_conv2d_numpy", "packed_dot_numpy", "float_conv2d",
-           "binary_dense", "bn_thresholds", "run_network", "LayerCount"]
-
-
+__all__ = ["pack_bits", "im2col", "PackedConv", "binary_conv2d", "binary_conv2d_numpy", "packed_dot_numpy",
+           "float_conv2d", "binary_dense", "bn_thresholds", "PreparedNetwork", "prepare_network", "run_network",
+           "LayerCount"]
 def pack_bits(bits: np.ndarray) -> np.ndarray:
     """Pack booleans along the last axis into uint64 words (bit i of word j = element 64*j + i)."""
     bits = np.asarray(bits, dtype=bool)
@@ -57,17 +64,72 @@ def packed_dot_numpy(patches: np.ndarray, weights: np.ndarray, chunk: int = 64) 
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class PackedConv:
+    """A binary convolution whose weights are packed once (:meth:`from_weights`); calling it on an
+    input packs the activations and runs the compiled kernel (:mod:`system_model.kernels`).
+
+    ``words``: (F, ceil(C*k*k/64)) uint64, bit ``(ky*k + kx)*C + c`` = weight ``(c, ky, kx)`` > 0;
+    ``tap_sums``: (k*k, F) sum over channels of each tap's +-1 weights (the border correction).
+    A dense layer is the 1x1 convolution of a (N, 1, 1) input."""
+
+    words: np.ndarray
+    tap_sums: np.ndarray
+    channels: int
+    k: int
+    stride: int = 1
+    pad: int = 0
+
+    @classmethod
+    def from_weights(cls, w: np.ndarray, stride: int = 1, pad: int = 0) -> PackedConv:
+        """+-1 weights (F, C, k, k) (ValueError for any other value)."""
+        w = np.asarray(w)
+        if w.ndim != 4 or w.shape[2] != w.shape[3] or 0 in w.shape:
+            raise ValueError(f"weights: expected a non-empty (F, C, k, k) array, got shape {w.shape}")
+        if not np.all((w == 1) | (w == -1)):
+            raise ValueError("weights: values must be -1 or +1")
+        if int(stride) < 1 or int(pad) < 0:
+            raise ValueError(f"stride {stride} must be >= 1 and pad {pad} >= 0")
+        f, c, k, _ = w.shape
+        tap_sums = np.ascontiguousarray(w.reshape(f, c, k * k).sum(axis=1, dtype=np.int64).T)
+        return cls(pack_weights(w), tap_sums, c, k, int(stride), int(pad))
+
+    @property
+    def filters(self) -> int:
+        return self.words.shape[0]
+
+    def __call__(self, x: np.ndarray, binarize: bool = False) -> tuple[np.ndarray, int]:
+        """(C, H, W) input -> (int32 dot products (F, oh, ow), BDPs = oh*ow*F*words per filter).
+
+        The input must be +-1 (ValueError otherwise), or, with ``binarize``, is binarized by sign
+        (``x >= 0`` -> +1) as between the layers of a network."""
+        x = np.asarray(x)
+        if x.dtype != np.int8:
+            if binarize:
+                x = np.where(x >= 0, 1, -1).astype(np.int8)
+            elif not np.all((x == 1) | (x == -1)):
+                raise ValueError("binary convolution: input values must be -1 or +1")
+        x = np.ascontiguousarray(x, dtype=np.int8)
+        if x.ndim != 3 or x.shape[0] != self.channels:
+            raise ValueError(f"binary convolution: input shape {x.shape}, the weights need ({self.channels}, H, W)")
+        c, h, w = x.shape
+        oh = (h + 2 * self.pad - self.k) // self.stride + 1
+        ow = (w + 2 * self.pad - self.k) // self.stride + 1
+        if oh < 1 or ow < 1:
+            raise ValueError(f"binary convolution: input {h}x{w} with pad {self.pad} is smaller than the kernel")
+        win, all_pm1 = pack_windows(x, self.k, self.pad)
+        if not (all_pm1 or binarize):
+            raise ValueError("binary convolution: input values must be -1 or +1")
+        dots = binary_conv(win, self.words, self.tap_sums, c, self.k, self.stride, self.pad, h, w)
+        return dots.reshape(self.filters, oh, ow), oh * ow * self.words.size
+
+
 def binary_conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) -> tuple[np.ndarray, int]:
     """+-1 input (C, H, W), +-1 weights (F, C, k, k) -> (integer output (F, oh, ow), BDPs performed).
 
-    Compiled path (:mod:`system_model.kernels`): patches packed straight from the input, XNOR +
-    popcount with the CPU's popcount instruction, threads over filter blocks."""
-    from .kernels import pack_patches, pack_weights, xnor_popcount
-
-    f = w.shape[0]
-    xb, vb, oh, ow = pack_patches(np.asarray(x, dtype=np.int8), w.shape[2], stride, pad)
-    dots = xnor_popcount(xb, vb, pack_weights(np.asarray(w, dtype=np.int8)))
-    return dots.reshape(f, oh, ow), oh * ow * f * xb.shape[1]
+    Compiled path: :class:`PackedConv` (weights packed on every call; keep a :class:`PackedConv` to
+    pack them once)."""
+    return PackedConv.from_weights(w, stride, pad)(x)
 
 
 def binary_conv2d_numpy(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) -> tuple[np.ndarray, int]:
@@ -94,12 +156,10 @@ def float_conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) ->
 
 
 def binary_dense(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, int]:
-    """+-1 vector (N,), +-1 weights (F, N) -> (integer outputs (F,), BDPs)."""
-    from .kernels import xnor_popcount
-
-    row = np.asarray(x, dtype=np.int8).reshape(1, -1)
-    dots = xnor_popcount(pack_bits(row > 0), pack_bits(row != 0), pack_bits(np.asarray(w, dtype=np.int8) > 0))
-    return dots[:, 0], w.shape[0] * (-(-w.shape[1] // WORD_BITS))
+    """+-1 vector (N,), +-1 weights (F, N) -> (integer outputs (F,), BDPs): the 1x1 convolution of (N, 1, 1)."""
+    w = np.asarray(w)
+    dots, bdps = PackedConv.from_weights(w.reshape(*w.shape, 1, 1))(np.asarray(x).reshape(-1, 1, 1))
+    return dots[:, 0, 0], bdps
 
 
 def bn_thresholds(gamma, beta, mean, var, eps: float = 1e-5):
@@ -127,59 +187,139 @@ class LayerCount:
     out_shape: tuple = ()
 
 
-def run_network(net: Network, x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, list[LayerCount]]:
-    """Run ``net`` on input ``x`` with random +-1 weights and random batch-norm (seeded).
+@dataclass(frozen=True, eq=False)
+class _Step:
+    """One layer of a prepared network and its parameters."""
 
-    Binary layers use the packed engine; full-precision layers a float convolution followed by sign
-    (so the next binary layer gets +-1).  Returns the last output and per-layer operation counts.
-    """
+    layer: object
+    shape: LayerShape
+    weights: np.ndarray | None = None     # +-1 int8: conv (F, C, k, k), dense (F, N)
+    packed: PackedConv | None = None      # binary conv / dense
+    threshold: np.ndarray | None = None   # binary conv: batch-norm + sign folded (bn_thresholds)
+    flip: np.ndarray | None = None
+    float_weights: np.ndarray | None = None  # full-precision conv: the weights as float64
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedNetwork:
+    """A network with its random +-1 weights and batch-norm parameters drawn once (seeded) and the
+    binary layers' weights packed once (:func:`prepare_network`); :meth:`run` only infers."""
+
+    net: Network
+    seed: int
+    steps: tuple
+
+    def run(self, x: np.ndarray, reference: bool = False) -> tuple[np.ndarray, list[LayerCount]]:
+        """Run on input ``x``: binary layers through the packed engine (with ``reference``: through
+        :func:`float_conv2d` / an integer matrix product, the result the engine must equal), then
+        the folded batch-norm + sign; full-precision layers as a float64 convolution followed by
+        sign (so the next binary layer gets +-1).  Returns the last output and per-layer counts."""
+        outputs: list[np.ndarray] = []
+        counts: list[LayerCount] = []
+        cur = np.asarray(x)
+        for i, step in enumerate(self.steps):
+            count = LayerCount(step.layer.name)
+            cur = _forward(step, cur, outputs, i, count, reference)
+            if tuple(cur.shape) != tuple(step.shape.out_shape):
+                raise AssertionError(f"{self.net.name}/{step.layer.name}: engine shape {cur.shape} != "
+                                     f"{step.shape.out_shape}")
+            count.out_shape = tuple(cur.shape)
+            outputs.append(cur)
+            counts.append(count)
+        return cur, counts
+
+
+def prepare_network(net: Network, seed: int = 0) -> PreparedNetwork:
+    """Draw ``net``'s random +-1 weights and batch-norm parameters from ``seed`` (the draws, in order,
+    of the original per-call :func:`run_network`) and pack the binary layers' weights."""
     rng = np.random.default_rng(seed)
-    outputs: list[np.ndarray] = []
-    counts: list[LayerCount] = []
-    cur = np.asarray(x)
-    for i, (layer, shape) in enumerate(zip(net.layers, net.shapes())):
-        count = LayerCount(layer.name)
+    pm1 = np.array([-1, 1], dtype=np.int8)
+    steps = []
+    for layer, shape in zip(net.layers, net.shapes()):
         if layer.kind == "conv":
-            c = cur.shape[0]
-            pad = layer.k // 2 if layer.pad is None else layer.pad
-            w = rng.choice(np.array([-1, 1], dtype=np.int8), size=(layer.filters, c, layer.k, layer.k))
+            f, pad = layer.filters, _conv_pad(layer)
+            w = rng.choice(pm1, size=(f, shape.in_shape[0], layer.k, layer.k))
             if layer.binary:
-                dots, count.bdps = binary_conv2d(np.where(cur >= 0, 1, -1).astype(np.int8), w, layer.stride, pad)
-                thr, flip = bn_thresholds(rng.uniform(0.5, 2, layer.filters) * rng.choice([-1, 1], layer.filters),
-                                          rng.normal(0, 1, layer.filters), rng.normal(0, 2, layer.filters),
-                                          rng.uniform(0.5, 2, layer.filters))
-                cur = _apply_threshold(dots, thr, flip)
+                thr, flip = bn_thresholds(rng.uniform(0.5, 2, f) * rng.choice([-1, 1], f), rng.normal(0, 1, f),
+                                          rng.normal(0, 2, f), rng.uniform(0.5, 2, f))
+                steps.append(_Step(layer, shape, w, PackedConv.from_weights(w, layer.stride, pad), thr, flip))
             else:
-                out = float_conv2d(cur, w, layer.stride, pad)
-                count.float_macs = shape.macs
-                cur = np.where(out >= 0, 1, -1).astype(np.int8)
+                steps.append(_Step(layer, shape, w, float_weights=w.astype(np.float64)))
         elif layer.kind == "dense":
-            flat = cur.reshape(-1)
-            w = rng.choice(np.array([-1, 1], dtype=np.int8), size=(layer.units, flat.size))
-            if layer.binary:
-                dots, count.bdps = binary_dense(np.where(flat >= 0, 1, -1).astype(np.int8), w)
-                cur = np.where(dots >= 0, 1, -1).astype(np.int8).reshape(-1, 1, 1)
-            else:
-                cur = (w.astype(np.float64) @ flat.astype(np.float64)).reshape(-1, 1, 1)
-                count.float_macs = shape.macs
-        elif layer.kind == "maxpool":
-            c, h, w_ = cur.shape
-            oc, oh, ow = shape.out_shape
-            if layer.stride == 1:
-                padded = np.pad(cur, ((0, 0), (0, layer.size - 1), (0, layer.size - 1)), mode="edge")
-                cur = np.max([padded[:, dy:dy + h, dx:dx + w_] for dy in range(layer.size) for dx in range(layer.size)], axis=0)
-            else:
-                cur = np.max([cur[:, dy:dy + layer.stride * oh:layer.stride, dx:dx + layer.stride * ow:layer.stride]
-                              for dy in range(layer.size) for dx in range(layer.size)], axis=0)
-        elif layer.kind == "route":
-            cur = np.concatenate([outputs[s if s >= 0 else i + s] for s in layer.sources], axis=0)
-        elif layer.kind == "upsample":
-            cur = cur.repeat(layer.factor, axis=1).repeat(layer.factor, axis=2)
-        elif layer.kind == "detection":
-            pass
-        if tuple(cur.shape) != tuple(shape.out_shape):
-            raise AssertionError(f"{net.name}/{layer.name}: engine shape {cur.shape} != {shape.out_shape}")
-        count.out_shape = tuple(cur.shape)
-        outputs.append(cur)
-        counts.append(count)
-    return cur, counts
+            w = rng.choice(pm1, size=(layer.units, int(np.prod(shape.in_shape))))
+            packed = PackedConv.from_weights(w.reshape(*w.shape, 1, 1)) if layer.binary else None
+            steps.append(_Step(layer, shape, w, packed))
+        else:
+            steps.append(_Step(layer, shape))
+    return PreparedNetwork(net, seed, tuple(steps))
+
+
+def run_network(net: Network, x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, list[LayerCount]]:
+    """Run ``net`` on input ``x`` with random +-1 weights and random batch-norm (seeded): draws the
+    parameters on every call; to run many inputs, keep ``prepare_network(net, seed)`` and call its
+    :meth:`~PreparedNetwork.run` (the same results)."""
+    return prepare_network(net, seed).run(x)
+
+
+def _conv_pad(layer) -> int:
+    return layer.k // 2 if layer.pad is None else layer.pad
+
+
+def _sign(a: np.ndarray) -> np.ndarray:
+    return np.where(a >= 0, 1, -1).astype(np.int8)
+
+
+def _forward(step: _Step, cur: np.ndarray, outputs: list, i: int, count: LayerCount, reference: bool) -> np.ndarray:
+    layer, shape = step.layer, step.shape
+    if layer.kind == "conv":
+        return _conv_layer(step, cur, count, reference)
+    if layer.kind == "dense":
+        return _dense_layer(step, cur, count, reference)
+    if layer.kind == "maxpool":
+        c, h, w = cur.shape
+        oc, oh, ow = shape.out_shape
+        if layer.stride == 1:
+            padded = np.pad(cur, ((0, 0), (0, layer.size - 1), (0, layer.size - 1)), mode="edge")
+            views = [padded[:, dy:dy + h, dx:dx + w] for dy in range(layer.size) for dx in range(layer.size)]
+        else:
+            views = [cur[:, dy:dy + layer.stride * oh:layer.stride, dx:dx + layer.stride * ow:layer.stride]
+                     for dy in range(layer.size) for dx in range(layer.size)]
+        out = views[0].copy()
+        for view in views[1:]:
+            np.maximum(out, view, out=out)
+        return out
+    if layer.kind == "route":
+        return np.concatenate([outputs[s if s >= 0 else i + s] for s in layer.sources], axis=0)
+    if layer.kind == "upsample":
+        return cur.repeat(layer.factor, axis=1).repeat(layer.factor, axis=2)
+    return cur  # detection
+
+
+def _conv_layer(step: _Step, cur: np.ndarray, count: LayerCount, reference: bool) -> np.ndarray:
+    layer, w = step.layer, step.weights
+    pad = _conv_pad(layer)
+    if not layer.binary:
+        count.float_macs = step.shape.macs
+        if reference:
+            return _sign(float_conv2d(cur, w, layer.stride, pad))
+        return _sign(float_conv(np.asarray(cur, dtype=np.float64), step.float_weights, layer.stride, pad))
+    if reference:
+        dots = float_conv2d(_sign(cur), w, layer.stride, pad).astype(np.int64)
+        count.bdps = step.shape.bdps
+        return _apply_threshold(dots, step.threshold, step.flip)
+    dots, count.bdps = step.packed(cur, binarize=True)
+    f = dots.shape[0]
+    return sign_threshold(dots.reshape(f, -1), step.threshold, step.flip).reshape(dots.shape)
+
+
+def _dense_layer(step: _Step, cur: np.ndarray, count: LayerCount, reference: bool) -> np.ndarray:
+    flat = cur.reshape(-1)
+    if not step.layer.binary:
+        count.float_macs = step.shape.macs
+        return (step.weights.astype(np.float64) @ flat.astype(np.float64)).reshape(-1, 1, 1)
+    if reference:
+        dots = step.weights.astype(np.int64) @ _sign(flat).astype(np.int64)
+        count.bdps = step.shape.bdps
+    else:
+        dots, count.bdps = step.packed(flat.reshape(-1, 1, 1), binarize=True)
+    return _sign(dots.reshape(-1)).reshape(-1, 1, 1)

@@ -40,7 +40,7 @@ __all__ = ["MODES", "ALL_ONES", "bernoulli_words", "resident_word_masks", "draw_
 MODES = ("persistent", "transient")
 ALL_ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 BER_BITS = 32                       # resolution of the bit-error rate: 2^-32
-SENSE_BER_OPERATION = "sense_ber"   # the table operation bdpe accuracy --tables will read (not characterized yet)
+SENSE_BER_OPERATION = "sense_ber"   # the table operation bdpe accuracy --tables reads (campaigns/sense_ber.toml)
 SENSE_BER_METRIC = "ber"
 
 
@@ -117,19 +117,51 @@ def unpack_words(words: np.ndarray, n_bits: int) -> np.ndarray:
     return (bits.astype(np.int8) * 2 - 1).astype(np.int8)
 
 
-def ber_from_tables(tables, *, corner: str, vdd: float, window: float) -> float:
-    """Extension point of ``bdpe accuracy --tables T --corner C --vdd V --window W``: the bit-error
-    rate of one RRAM read at an operating point, from characterized tables.
+def ber_from_tables(tables, *, corner: str, vdd: float, window: float, **coords) -> float:
+    """The bit-error rate of one RRAM read at an operating point, from characterized tables (what
+    ``bdpe accuracy --tables T --corner C --vdd V --window W`` uses).
 
-    Contract for the table operation that will provide it (no campaign characterizes it yet, so no
-    table file holds it today): operation ``sense_ber``, metric ``ber`` (probability that a sense
-    amplifier resolves a stored bit wrongly, over device-to-device variability), axes ``corner``,
-    ``vdd`` and ``window`` (R_off / R_on). ``tables`` is anything with ``operations`` and ``lookup``
-    (``characterize.open_tables``). Raises ``KeyError`` when the operation is missing."""
+    Contract: operation ``sense_ber`` (characterized by ``campaigns/sense_ber.toml``), metric ``ber``
+    (probability that a sense amplifier resolves a stored bit wrongly, over transistor mismatch and
+    RRAM device-to-device spread, stored 1 and 0 equally likely), axes ``corner``, ``vdd`` and
+    ``window`` (R_off / R_on), and whatever further axes the table has (``d2d_sigma``, ``t_sense``,
+    ``temperature``) given in ``coords``; an axis with one value may be left out. ``tables`` is
+    anything with ``operations`` and ``lookup`` (``characterize.open_tables``). When it also has
+    ``axes``, a window between two characterized windows is interpolated log-linearly (log BER
+    linear in log window: the rate falls by orders of magnitude between grid windows, where a linear
+    interpolation would be dominated by the larger end), exact on a characterized window, and a window
+    outside them is a ``ValueError``. Raises ``KeyError`` when the operation is missing."""
     if SENSE_BER_OPERATION not in tables.operations:
         raise KeyError(SENSE_BER_OPERATION)
-    value = float(tables.lookup(SENSE_BER_OPERATION, SENSE_BER_METRIC, corner=corner, vdd=vdd, window=window))
+    point = {"corner": corner, "vdd": vdd, **coords}
+    axes = tables.axes(SENSE_BER_OPERATION) if hasattr(tables, "axes") else None
+    if axes is None or "window" not in axes:
+        value = float(tables.lookup(SENSE_BER_OPERATION, SENSE_BER_METRIC, **point, window=window))
+    else:
+        value = _log_window_lookup(tables, point, np.sort(np.asarray(axes["window"], dtype=float)), float(window))
     if not 0.0 <= value <= 1.0:  # NaN too: a failed point
         raise ValueError(f"{SENSE_BER_OPERATION}.{SENSE_BER_METRIC} at {corner}/{vdd:g} V/window {window:g} is "
                          f"{value}, not a probability")
     return value
+
+
+_TINY_BER = 1e-300  # the floor of the log interpolation (a fitted rate can underflow to 0)
+
+
+def _log_window_lookup(tables, point: dict, grid: np.ndarray, window: float) -> float:
+    """``ber`` at ``window`` from the two characterized windows around it, log-log interpolated."""
+    lo, hi = float(grid[0]), float(grid[-1])
+    if not (np.isfinite(window) and lo * (1 - 1e-12) <= window <= hi * (1 + 1e-12)):
+        raise ValueError(f"window {window:g} is outside the characterized windows [{lo:g}, {hi:g}] "
+                         f"({', '.join(f'{g:g}' for g in grid)})")
+    i = int(np.clip(np.searchsorted(grid, window) - 1, 0, max(len(grid) - 2, 0)))
+    ends = grid[i:i + 2]
+    values = [float(tables.lookup(SENSE_BER_OPERATION, SENSE_BER_METRIC, **point, window=float(g))) for g in ends]
+    for g, v in zip(ends, values):
+        if abs(window - g) <= 1e-12 * g or len(ends) == 1:
+            return v
+    if not all(0.0 <= v <= 1.0 for v in values):
+        return float("nan")
+    frac = (np.log(window) - np.log(ends[0])) / (np.log(ends[1]) - np.log(ends[0]))
+    logs = np.log(np.maximum(values, _TINY_BER))
+    return float(min(1.0, np.exp(logs[0] + frac * (logs[1] - logs[0]))))

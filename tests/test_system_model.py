@@ -194,3 +194,103 @@ def test_compiled_dense_is_bit_exact():
     w = rng.choice(np.array([-1, 1], dtype=np.int8), size=(17, 200))
     out, bdps = binary_dense(x, w)
     assert np.array_equal(out, w.astype(np.int64) @ x.astype(np.int64)) and bdps == 17 * 4
+
+
+@pytest.mark.parametrize("c,h,w,f,k,stride,pad", [
+    (16, 9, 300, 6, 3, 1, 1),     # C = 16 (yolov3-tiny conv2), rows split into several pixel tiles
+    (16, 7, 263, 3, 3, 2, 2),     # stride 2 over a split row, pad 2
+    (8, 6, 11, 70, 3, 1, 1),      # several filter blocks, filters not a multiple of 4
+    (5, 12, 10, 9, 5, 1, 2),      # C not a multiple of 8, k = 5
+    (21, 8, 8, 4, 3, 1, 0),       # k*C = 63 bits per window, no padding
+    (24, 13, 13, 5, 1, 1, 0),     # k = 1
+    (40, 9, 7, 3, 3, 2, 1),       # a 32-channel group straddling two words
+    (64, 20, 5, 5, 3, 1, 2),      # one word per pixel; ow < tile: several rows per tile
+    (96, 5, 6, 4, 3, 1, 1),       # C > 64, not a multiple of 64
+    (130, 3, 4, 2, 3, 2, 1),      # stride 2 on a map barely larger than the kernel
+    (3, 4, 4, 5, 5, 1, 2),        # kernel as large as the map with padding
+    (16, 128, 130, 4, 3, 1, 1),   # >= PARALLEL_PACK values: activations packed by threads
+])
+def test_compiled_engine_shapes_and_borders(c, h, w, f, k, stride, pad):
+    """The compiled path's code paths (pixel tiles, filter blocks, border classes, window words)
+    against the float convolution; one packed layer serves several inputs."""
+    from system_model.engine import PackedConv
+
+    rng = np.random.default_rng(c * 7 + h + w)
+    wt = rng.choice(np.array([-1, 1], dtype=np.int8), size=(f, c, k, k))
+    conv = PackedConv.from_weights(wt, stride, pad)
+    for _ in range(2):
+        x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(c, h, w))
+        out, bdps = conv(x)
+        ref = float_conv2d(x, wt, stride, pad)
+        assert out.shape == ref.shape and np.array_equal(out, ref.astype(np.int64))
+        assert bdps == out.size * math.ceil(c * k * k / 64)  # the analytic (Darknet) word count
+
+
+def test_compiled_engine_inputs():
+    """+-1 in any dtype or memory layout; other values refused unless binarized by sign (x >= 0 -> +1,
+    as between network layers); bad weights refused."""
+    from system_model.engine import PackedConv
+
+    rng = np.random.default_rng(11)
+    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(6, 9, 8))
+    w = rng.choice(np.array([-1, 1], dtype=np.int8), size=(4, 6, 3, 3))
+    ref = float_conv2d(x, w, 1, 1).astype(np.int64)
+    conv = PackedConv.from_weights(w, 1, 1)
+    assert np.array_equal(conv(x.astype(np.float64))[0], ref)
+    assert np.array_equal(conv(np.asfortranarray(x))[0], ref)
+    assert np.array_equal(conv(x.transpose(0, 2, 1).copy().transpose(0, 2, 1))[0], ref)
+    zero = x.copy()
+    zero[5, 8, 7] = 0
+    for bad in (zero, zero.astype(np.int64), x * 2):
+        with pytest.raises(ValueError):
+            conv(bad)
+    real = rng.normal(size=x.shape)
+    signed = np.where(real >= 0, 1, -1)
+    assert np.array_equal(conv(real, binarize=True)[0], float_conv2d(signed, w, 1, 1).astype(np.int64))
+    assert np.array_equal(conv(zero, binarize=True)[0], float_conv2d(np.where(zero >= 0, 1, -1), w, 1, 1))
+    with pytest.raises(ValueError):
+        PackedConv.from_weights(np.zeros((2, 6, 3, 3), dtype=np.int8))
+    with pytest.raises(ValueError):
+        conv(x[:5])
+    with pytest.raises(ValueError):
+        PackedConv.from_weights(w, 1, 0)(x[:, :2, :2])
+
+
+@pytest.mark.parametrize("n,f", [(1, 3), (63, 5), (64, 4), (65, 9), (300, 70), (8192, 6)])
+def test_compiled_dense_sizes(n, f):
+    rng = np.random.default_rng(n)
+    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=n)
+    w = rng.choice(np.array([-1, 1], dtype=np.int8), size=(f, n))
+    out, bdps = binary_dense(x, w)
+    assert np.array_equal(out, w.astype(np.int64) @ x.astype(np.int64)) and bdps == f * math.ceil(n / 64)
+
+
+def test_sign_threshold_equals_numpy_fold():
+    from system_model.engine import _apply_threshold
+    from system_model.kernels import sign_threshold
+
+    rng = np.random.default_rng(4)
+    dots = rng.integers(-40, 40, size=(9, 50)).astype(np.int32)
+    thr, flip = bn_thresholds(rng.normal(0, 1, 9), rng.normal(0, 1, 9), rng.normal(0, 9, 9), rng.uniform(0.5, 2, 9))
+    thr[0] = float(dots[0, 0])  # a threshold hit exactly
+    assert np.array_equal(sign_threshold(dots, thr, flip), _apply_threshold(dots, thr, flip))
+
+
+@pytest.mark.parametrize("name", ["binarynet-cifar10", "finn-cnv", "finn-lfc"])
+def test_prepared_network_runs_like_run_network(name):
+    """Parameters drawn once: the same draws as run_network; the packed run equals the float run of
+    the same parameters, on several inputs, and gives the network's BDP count."""
+    from system_model.engine import prepare_network
+
+    net = get_network(name)
+    prepared = prepare_network(net, seed=3)
+    rng = np.random.default_rng(8)
+    for i in range(2):
+        x = rng.choice([-1, 1], size=net.input_shape).astype(np.int8)
+        out, counts = prepared.run(x)
+        ref, ref_counts = prepared.run(x, reference=True)
+        assert np.array_equal(out, ref)
+        assert [c.bdps for c in counts] == [c.bdps for c in ref_counts] == [s.bdps for s in net.shapes()]
+        if i == 0:
+            again, again_counts = run_network(net, x, seed=3)
+            assert np.array_equal(out, again) and counts == again_counts
