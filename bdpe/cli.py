@@ -351,13 +351,19 @@ def cmd_evaluate(args) -> int:
         if not 0 <= args.rram_words <= 10**9:
             raise UsageError(f"--rram-words {args.rram_words}: must be within 0..1000000000")
         bdpe = replace(bdpe, rram_words=args.rram_words)
-    result = evaluate(get_network(args.network), get_platform(args.platform), bdpe)
+    if args.pipelined:
+        bdpe = replace(bdpe, pipelined=True)
+    result = evaluate(get_network(args.network), replace(get_platform(args.platform), unroll=args.unroll), bdpe)
     data = result.to_dict()
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     _out(f"{data['network']} on {data['platform']}: {data['bdp_ops']:,} BDPs, {data['kernel_words']:,} kernel words, "
           f"RRAM {data['rram_words']} words, usage {data['bdpe_usage']:.2%}; BDPE: {data['bdpe_config']['source']}")
+    c = data["bdpe_config"]
+    _out(f"BDPE timing at {get_platform(args.platform).f_clk_Hz / 1e9:g} GHz: CHK {c['chk_cycles']} cycles (a new one every "
+         f"{c['chk_interval_cycles']}), DPM {c['dpm_cycles']} (every {c['dpm_interval_cycles']}); "
+         f"{'pipelined' if c['pipelined'] else 'unpipelined'}; word loop unrolled x{data['model']['unroll']}")
     head = f"{'layer':10s} {'kind':9s} {'BDPs':>12s} {'RRAM hits':>12s} {'base Mcyc':>10s} {'BDPE Mcyc':>10s} {'base L1D':>12s} {'BDPE L1D':>12s}"
     _out(head)
     for layer in data["layers"]:
@@ -571,6 +577,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corner")
     p.add_argument("--vdd", type=_float_arg)
     p.add_argument("--temp", type=_float_arg)
+    p.add_argument("--pipelined", action="store_true",
+                   help="a register between sensing and popcount: a new BDP every stage, latency two stages")
+    p.add_argument("--unroll", type=int, choices=(1, 2, 4), default=1,
+                   help="BDPs per iteration of the word loop (default 1: Darknet's loop, the published runs')")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
     _add_accuracy_parser(sub)

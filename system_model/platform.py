@@ -77,24 +77,61 @@ _MISS = _HIT[:5] + [
 ] + _HIT[5:]
 
 
-def sequences() -> dict[str, list]:
-    return {"baseline": list(_BASE), "hit": list(_HIT), "miss": list(_MISS)}
+_POINTERS = ("pa", "pb", "k")  # registers shared by the copies of an unrolled body
+_LOOP = 2                     # the last two instructions of every sequence: subs k; b.ne (loop control)
 
 
-def scoreboard_cycles(seq, latency: dict, issue_width: int = 2, iterations: int = 400) -> float:
+def _unrolled(seq: list, unroll: int) -> list:
+    """``unroll`` BDPs per iteration of the word loop, as a compiler schedules independent chains
+    on an in-order core: the copies' instructions interleaved position by position (ldr a0, ldr a1,
+    chk c0, chk c1, cmp f0, cmp f1, ...), every data register renamed per copy (separate
+    accumulators, summed after the loop), the pointer increments and the loop control once."""
+    if unroll == 1:
+        return list(seq)
+    body = [x for x in seq[:-_LOOP] if not (x[0] == "add" and x[1] in _POINTERS)]
+    bumps = [x for x in seq[:-_LOOP] if x[0] == "add" and x[1] in _POINTERS]
+
+    def rename(reg, j):
+        return reg if reg is None or reg in _POINTERS else f"{reg}{j}"
+
+    out = []
+    for pos in range(len(body)):
+        for j in range(unroll):
+            name, dst, srcs, cls = body[pos]
+            out.append((name, rename(dst, j), tuple(rename(r, j) for r in srcs), cls))
+    return out + bumps + list(seq[-_LOOP:])
+
+
+def sequences(unroll: int = 1) -> dict[str, list]:
+    """The word loop's instructions per iteration (``unroll`` BDPs of one kind each: baseline,
+    hit, miss). ``unroll`` 1 is Darknet's loop, the one the published runs executed."""
+    if unroll not in (1, 2, 4):
+        raise ValueError(f"unroll {unroll}: must be 1, 2 or 4")
+    return {"baseline": _unrolled(_BASE, unroll), "hit": _unrolled(_HIT, unroll), "miss": _unrolled(_MISS, unroll)}
+
+
+def scoreboard_cycles(seq, latency: dict, issue_width: int = 2, iterations: int = 400,
+                      intervals: dict | None = None) -> float:
     """Steady-state cycles per iteration of ``seq`` on an in-order scoreboard machine.
 
     In order, up to ``issue_width`` instructions per cycle, one load/store and one SIMD op per
     cycle; an instruction issues when its sources are ready (producer issue + latency).
+    ``intervals``: latency class -> (unit, initiation interval): an instruction of that class
+    issues no sooner than the interval after the previous instruction on the same unit (the BDPE:
+    ``chk`` and ``dpm`` share one engine; unpipelined, the interval is its latency). Classes not
+    named issue every cycle (pipelined units).
     """
+    intervals = intervals or {}
     ready: dict[str, int] = {}
+    free: dict[str, int] = {}
     cycle, used, loads, simd = 0, 0, 0, 0
     start = 0
     for it in range(iterations):
         if it == iterations // 2:
             start = cycle
         for _name, dst, srcs, cls in seq:
-            earliest = max([cycle] + [ready.get(s, 0) for s in srcs])
+            unit, interval = intervals.get(cls, (None, 1))
+            earliest = max([cycle, free.get(unit, 0)] + [ready.get(s, 0) for s in srcs])
             if earliest > cycle:
                 cycle, used, loads, simd = earliest, 0, 0, 0
             is_load = cls == "load"
@@ -104,6 +141,8 @@ def scoreboard_cycles(seq, latency: dict, issue_width: int = 2, iterations: int 
             used += 1
             loads += is_load
             simd += is_simd
+            if unit is not None:
+                free[unit] = cycle + interval
             if dst is not None:
                 ready[dst] = cycle + latency[cls]
     return (cycle - start) / (iterations - iterations // 2)
@@ -146,6 +185,7 @@ class Platform:
     baseline_run: BaselineRun
     latency_range_cycles: dict = field(default_factory=dict)  # uncertain latencies: name -> (low, high)
     fidelity: Fidelity = Fidelity()                            # loop nest, caches, branch predictor
+    unroll: int = 1  # BDPs per iteration of the word loop (1: Darknet's loop, the published runs')
 
     def sequence_cycles(self, chk_cycles: int = 1, dpm_cycles: int = 1) -> dict[str, float]:
         lat = dict(self.latency_cycles, chk=chk_cycles, dpm=dpm_cycles)
@@ -207,12 +247,40 @@ class BDPEConfig:
     register_energy_J: float = 0.69122e-12
     source: str = "published 28 nm FDSOI DotP unit (Vieira et al. 2019)"
     latency_cycles_override: int | None = None
+    # pipelined engine: a register between sensing (or the register operands' XNOR) and the popcount
+    pipelined: bool = False
+    popcount_latency_s: float | None = None  # the popcount's share of both paths (None: half the register path)
+    register_overhead_s: float = 0.0          # clock-to-q + setup of the pipeline register
 
     def cycles(self, f_clk_Hz: float) -> tuple[int, int]:
+        """Latency in cycles of (CHK, DPM): until a dependent instruction may issue."""
+        return tuple(lat for lat, _ in self.timing(f_clk_Hz))
+
+    def intervals(self, f_clk_Hz: float) -> tuple[int, int]:
+        """Initiation interval in cycles of (CHK, DPM): the engine takes a new operation this often."""
+        return tuple(ii for _, ii in self.timing(f_clk_Hz))
+
+    def timing(self, f_clk_Hz: float) -> tuple[tuple[int, int], tuple[int, int]]:
+        """((latency, interval) of CHK, (latency, interval) of DPM) in cycles. Unpipelined: the
+        interval is the latency (the engine is busy until its result is out). Pipelined: two
+        stages, the popcount after the register and the rest before it; each stage gets
+        ``ceil((max stage + register overhead) * f)`` cycles, the interval, and the latency is two
+        of them (with the published 28 nm numbers at 2 GHz: interval 1, latency 2)."""
         if self.latency_cycles_override is not None:
-            return self.latency_cycles_override, self.latency_cycles_override
-        return (max(1, math.ceil(self.rram_latency_s * f_clk_Hz - 1e-9)),
-                max(1, math.ceil(self.register_latency_s * f_clk_Hz - 1e-9)))
+            n = self.latency_cycles_override
+            return ((2 * n, n), (2 * n, n)) if self.pipelined else ((n, n), (n, n))
+        out = []
+        pop = self.register_latency_s / 2 if self.popcount_latency_s is None else self.popcount_latency_s
+        for latency in (self.rram_latency_s, self.register_latency_s):
+            if not self.pipelined:
+                n = max(1, math.ceil(latency * f_clk_Hz - 1e-9))
+                out.append((n, n))
+                continue
+            second = min(pop, latency)
+            stage = max(latency - second, second) + self.register_overhead_s
+            n = max(1, math.ceil(stage * f_clk_Hz - 1e-9))
+            out.append((2 * n, n))
+        return tuple(out)
 
 
 PUBLISHED_DOTP = BDPEConfig()
@@ -301,16 +369,23 @@ class _Calibration:
 
 
 @functools.lru_cache(maxsize=4096)
-def _scoreboard_table(lat_items: tuple, issue_width: int) -> dict:
-    """Cycles per iteration of each sequence: (with the latencies, with 1-cycle loads)."""
+def _scoreboard_table(lat_items: tuple, issue_width: int, unroll: int = 1, interval_items: tuple = ()) -> dict:
+    """Cycles per BDP of each sequence: (with the latencies, with 1-cycle loads)."""
     lat = dict(lat_items)
     one = dict(lat, load=1)
-    return {name: (scoreboard_cycles(seq, lat, issue_width, 48), scoreboard_cycles(seq, one, issue_width, 48))
-            for name, seq in sequences().items()}  # 48 iterations: the same steady state as 400 (tested)
+    iv = dict(interval_items)
+    return {name: (scoreboard_cycles(seq, lat, issue_width, 48, iv) / unroll,
+                   scoreboard_cycles(seq, one, issue_width, 48, iv) / unroll)
+            for name, seq in sequences(unroll).items()}  # 48 iterations: the same steady state as 400 (tested)
 
 
-def _seq_cycles(platform: Platform, lat: dict, chk: int, dpm: int) -> dict:
-    return _scoreboard_table(tuple(sorted(dict(lat, chk=chk, dpm=dpm).items())), platform.issue_width)
+def _seq_cycles(platform: Platform, lat: dict, chk: int, dpm: int, unroll: int = 1,
+                intervals: tuple[int, int] | None = None) -> dict:
+    """Per-BDP cycles of each sequence with the BDPE at (chk, dpm) cycles of latency and the given
+    initiation intervals (default: unpipelined, interval = latency)."""
+    ii_chk, ii_dpm = (chk, dpm) if intervals is None else intervals
+    return _scoreboard_table(tuple(sorted(dict(lat, chk=chk, dpm=dpm).items())), platform.issue_width, unroll,
+                             (("chk", ("bdpe", ii_chk)), ("dpm", ("bdpe", ii_dpm))))
 
 
 def _network_counts(net: Network, platform: Platform, hits_by_layer: dict) -> dict:
@@ -443,11 +518,12 @@ def evaluate(net: Network, platform: Platform, bdpe: BDPEConfig | None = None, *
     BDPE op forced to N cycles; ``model``: sequence cycles, latencies, the fitted rates and the
     mechanisms' documented choices."""
     bdpe = bdpe or PUBLISHED_DOTP
-    chk_cycles, dpm_cycles = bdpe.cycles(platform.f_clk_Hz)
+    (chk_cycles, chk_ii), (dpm_cycles, dpm_ii) = bdpe.timing(platform.f_clk_Hz)
+    intervals = (chk_ii, dpm_ii)
     hits_by_layer = profile_fill(net, bdpe.rram_words, bdpe.rram_usage)
     counts = _network_counts(net, platform, hits_by_layer)
     lat = dict(platform.latency_cycles)
-    run = _run_model(net, platform, bdpe, hits_by_layer, counts, lat, chk_cycles, dpm_cycles)
+    run = _run_model(net, platform, bdpe, hits_by_layer, counts, lat, chk_cycles, dpm_cycles, intervals)
     n, layers, cal = net.bdps(), run["layers"], run["cal"]
     result = EvaluationResult(
         network=net.name, platform=platform.name, bdp_ops=n, kernel_words=net.kernel_words(),
@@ -456,30 +532,33 @@ def evaluate(net: Network, platform: Platform, bdpe: BDPEConfig | None = None, *
         baseline=run["baseline"], bdpe=run["bdpe"], gain=run["gain"], layers=layers,
         bdpe_config={"source": bdpe.source, "rram_latency_s": bdpe.rram_latency_s,
                      "register_latency_s": bdpe.register_latency_s, "rram_energy_J": bdpe.rram_energy_J,
-                     "register_energy_J": bdpe.register_energy_J, "chk_cycles": chk_cycles, "dpm_cycles": dpm_cycles},
+                     "register_energy_J": bdpe.register_energy_J, "chk_cycles": chk_cycles, "dpm_cycles": dpm_cycles,
+                     "pipelined": bdpe.pipelined, "chk_interval_cycles": chk_ii, "dpm_interval_cycles": dpm_ii},
         model={"sequence_cycles": {k: v[0] for k, v in run["seq"].items()},
                "sequence_issue_cycles": {k: v[1] for k, v in run["seq"].items()},
-               "sequence_instructions": _sequence_counts()[0], "latency_cycles": lat,
+               "sequence_instructions": _sequence_counts(platform.unroll)[0], "unroll": platform.unroll,
+               "latency_cycles": lat,
                "latency_range_cycles": {k: list(v) for k, v in platform.latency_range_cycles.items()},
                "fitted_to": f"baseline run of {platform.baseline_run.network}",
                "rest_cycles_per_unit": cal.rest_cycles_per_unit, "setup_cycles": run["setup"],
                "mechanisms": platform.fidelity.describe()},
     )
-    for cycles in latency_sweep:  # the same evaluation with the BDPE latency forced to N cycles
-        gain = _run_model(net, platform, bdpe, hits_by_layer, counts, lat, cycles, cycles)["gain"]
+    for cycles in latency_sweep:  # the same evaluation with an unpipelined BDPE forced to N cycles
+        gain = _run_model(net, platform, bdpe, hits_by_layer, counts, lat, cycles, cycles, (cycles, cycles))["gain"]
         result.latency_sweep.append({"bdpe_latency_cycles": cycles, "performance": gain["performance"],
                                      "energy": gain["energy"]})
     if uncertainty:
-        result.uncertainty = _uncertainty(net, platform, bdpe, hits_by_layer, counts, chk_cycles, dpm_cycles)
+        result.uncertainty = _uncertainty(net, platform, bdpe, hits_by_layer, counts, chk_cycles, dpm_cycles, intervals)
     return result
 
 
 def _run_model(net: Network, platform: Platform, bdpe: BDPEConfig, hits_by_layer: dict, counts: dict, lat: dict,
-               chk: int, dpm: int) -> dict:
-    """Both runs of ``net`` at one latency table: layers, totals, gains (calibrated at that table)."""
+               chk: int, dpm: int, intervals: tuple[int, int] | None = None) -> dict:
+    """Both runs of ``net`` at one latency table: layers, totals, gains (calibrated at that table,
+    on the published program's loop: unroll 1; the runs use ``platform.unroll``)."""
     cal = _calibrate(platform, lat)
-    seq = _seq_cycles(platform, lat, chk, dpm)
-    n_insts, n_loads = _sequence_counts()
+    seq = _seq_cycles(platform, lat, chk, dpm, platform.unroll, intervals)
+    n_insts, n_loads = _sequence_counts(platform.unroll)
     layers = [_layer_costs(s, hits_by_layer.get(s.index, 0.0), counts.get(s.index), platform, cal, bdpe, seq, lat,
                            n_insts, n_loads) for s in net.shapes()]
     n = net.bdps()
@@ -497,7 +576,7 @@ def _run_model(net: Network, platform: Platform, bdpe: BDPEConfig, hits_by_layer
 
 
 def _uncertainty(net: Network, platform: Platform, bdpe: BDPEConfig, hits_by_layer: dict, counts: dict,
-                 chk: int, dpm: int) -> dict:
+                 chk: int, dpm: int, intervals: tuple[int, int] | None = None) -> dict:
     """The gains and the BDPE-run time at the point latencies and their range over the uncertain
     latencies (``platform.latency_range_cycles``). Each latency is moved alone to both ends of its
     range (``one_at_a_time``); the range of a quantity is then taken at the two corners of the box
@@ -508,7 +587,7 @@ def _uncertainty(net: Network, platform: Platform, bdpe: BDPEConfig, hits_by_lay
         return {}
 
     def outcome(changes: dict) -> tuple[float, float, float]:
-        r = _run_model(net, platform, bdpe, hits_by_layer, counts, dict(point, **changes), chk, dpm)
+        r = _run_model(net, platform, bdpe, hits_by_layer, counts, dict(point, **changes), chk, dpm, intervals)
         return r["gain"]["performance"], r["gain"]["energy"], r["bdpe"]["time_s"]
 
     at_point = outcome({})
@@ -524,11 +603,11 @@ def _uncertainty(net: Network, platform: Platform, bdpe: BDPEConfig, hits_by_lay
     return out
 
 
-def _sequence_counts() -> tuple[dict[str, int], dict[str, int]]:
+def _sequence_counts(unroll: int = 1) -> tuple[dict, dict]:
     """Instructions and loads per BDP of each sequence (baseline, hit, miss)."""
-    seqs = sequences()
-    return ({k: len(v) for k, v in seqs.items()},
-            {k: sum(1 for x in v if x[3] == "load") for k, v in seqs.items()})
+    seqs = sequences(unroll)
+    return ({k: _integral(len(v) / unroll) for k, v in seqs.items()},
+            {k: _integral(sum(1 for x in v if x[3] == "load") / unroll) for k, v in seqs.items()})
 
 
 def _layer_costs(s, hits: float, counts, platform: Platform, cal: _Calibration, bdpe: BDPEConfig, seq: dict,

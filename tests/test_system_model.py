@@ -294,3 +294,102 @@ def test_prepared_network_runs_like_run_network(name):
         if i == 0:
             again, again_counts = run_network(net, x, seed=3)
             assert np.array_equal(out, again) and counts == again_counts
+
+
+# --- the pipelined engine and the unrolled word loop (issue 15) ----------------------------------
+
+
+def test_scoreboard_engine_interval_hand_worked():
+    """Two independent BDPs per iteration, each feeding its own accumulator, BDPE latency 2.
+    Pipelined (a new op every cycle): chk0 @T, chk1 @T+1, add0 @T+2 (c0 ready), add1 @T+3, and the
+    next chk0 issues at T+3 beside add1: 3 cycles per iteration. Unpipelined (busy 2 cycles): chk0
+    @T, chk1 @T+2, add0 @T+2, add1 @T+4, next chk0 @T+4: 4 cycles."""
+    from system_model.platform import scoreboard_cycles
+
+    seq = [("chk", "c0", ("a",), "chk"), ("chk", "c1", ("a",), "chk"),
+           ("add", "acc0", ("acc0", "c0"), "alu"), ("add", "acc1", ("acc1", "c1"), "alu")]
+    lat = {"chk": 2, "alu": 1}
+    assert scoreboard_cycles(seq, lat, 2, 400, {"chk": ("bdpe", 1)}) == 3
+    assert scoreboard_cycles(seq, lat, 2, 400, {"chk": ("bdpe", 2)}) == 4
+    # one op of latency 4: every 4 cycles unpipelined, every cycle on a fully pipelined unit
+    one = [("chk", "c", ("a",), "chk")]
+    assert scoreboard_cycles(one, {"chk": 4}, 2, 400, {"chk": ("bdpe", 4)}) == 4
+    assert scoreboard_cycles(one, {"chk": 4}, 2, 400, {"chk": ("bdpe", 1)}) == 1
+
+
+def test_unrolled_sequences_rename_registers_and_keep_one_loop_control():
+    from system_model.platform import _sequence_counts, sequences
+
+    one, two = sequences(1), sequences(2)
+    for kind in ("baseline", "hit", "miss"):
+        bumps = sum(1 for x in one[kind] if x[0] == "add" and x[1] in ("pa", "pb"))
+        body = len(one[kind]) - bumps - 2
+        assert len(two[kind]) == 2 * body + bumps + 2           # two bodies, pointer bumps and loop control once
+        assert two[kind][-2:] == one[kind][-2:]
+        dests = [x[1] for x in two[kind] if x[1] not in (None, "pa", "pb", "k")]
+        own = {j: sorted(d[:-1] for d in dests if d.endswith(j)) for j in "01"}
+        assert own["0"] == own["1"] and len(own["0"]) * 2 == len(dests)   # each copy writes its own registers
+        for name, dst, srcs, _cls in two[kind]:                            # ... and reads only its own
+            if dst not in (None, "pa", "pb", "k"):
+                assert all(r in ("pa", "pb", "k") or r[-1] == dst[-1] for r in srcs), (name, dst, srcs)
+    n1, _ = _sequence_counts(1)
+    n2, loads2 = _sequence_counts(2)
+    assert n1 == {"baseline": 12, "hit": 9, "miss": 11} and n2 == {"baseline": 10, "hit": 7, "miss": 9}
+    assert loads2 == {"baseline": 2, "hit": 1, "miss": 2}
+    with pytest.raises(ValueError, match="unroll 3"):
+        sequences(3)
+
+
+def test_pipelined_timing_of_the_engine():
+    from dataclasses import replace
+
+    from system_model import PUBLISHED_DOTP
+    from system_model.platform import BDPEConfig
+
+    assert PUBLISHED_DOTP.timing(2e9) == ((1, 1), (1, 1))
+    assert replace(PUBLISHED_DOTP, pipelined=True).timing(2e9) == ((2, 1), (2, 1))  # 408/214 ps: both stages fit
+    slow = BDPEConfig(rram_latency_s=3.63e-9, register_latency_s=2.5e-9, popcount_latency_s=2.24e-9)
+    assert slow.timing(2e9) == ((8, 8), (5, 5))
+    # pipelined: stages (1.39, 2.24) and (0.26, 2.24) ns -> 2.24 ns = 5 cycles each, latency 10
+    assert replace(slow, pipelined=True).timing(2e9) == ((10, 5), (10, 5))
+    assert replace(slow, pipelined=True, register_overhead_s=0.3e-9).timing(2e9) == ((12, 6), (12, 6))
+
+
+def test_evaluate_pipelined_and_unrolled_published_engine():
+    """Darknet's loop with the published 1-cycle engine is unchanged; a 2-cycle pipelined engine
+    costs one cycle per hit in Darknet's loop (the CHK result feeds the hit/miss branch) and half
+    a cycle when two BDPs are in flight; the software baseline gains from unrolling too."""
+    from dataclasses import replace
+
+    from system_model import PUBLISHED_DOTP, evaluate, get_network, get_platform
+
+    net, plat = get_network("yolov3-tiny"), get_platform("paper-a53")
+    runs = {(u, p): evaluate(net, replace(plat, unroll=u), replace(PUBLISHED_DOTP, pipelined=p),
+                             uncertainty=False, latency_sweep=()).to_dict() for u in (1, 2) for p in (False, True)}
+    base = runs[1, False]
+    assert base["gain"]["performance"] == pytest.approx(0.10357, abs=2e-5)
+    seq = {k: r["model"]["sequence_cycles"] for k, r in runs.items()}
+    assert seq[1, True]["hit"] == seq[1, False]["hit"] + 1
+    assert seq[2, True]["hit"] == seq[2, False]["hit"] + 0.5
+    assert seq[2, False]["baseline"] < seq[1, False]["baseline"]
+    for (u, p), r in runs.items():
+        assert r["baseline"]["l1d_reads"] == base["baseline"]["l1d_reads"]   # unrolling moves no data
+        assert r["gain"]["performance"] > 0                                   # a 2-cycle BDPE still pays
+        assert r["bdpe_config"]["pipelined"] is p and r["model"]["unroll"] == u
+    assert runs[1, True]["gain"]["performance"] < base["gain"]["performance"]
+
+
+def test_cli_evaluate_pipelined_unrolled_as_typed():
+    import subprocess
+    import sys
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-m", "bdpe.cli", "evaluate", "--network", "yolov3-tiny", "--pipelined",
+                        "--unroll", "2", "--json"], capture_output=True, text=True, cwd=root, timeout=300)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["bdpe_config"]["chk_cycles"] == 2 and data["bdpe_config"]["chk_interval_cycles"] == 1
+    assert data["model"]["unroll"] == 2 and data["gain"]["performance"] > 0
+    bad = subprocess.run([sys.executable, "-m", "bdpe.cli", "evaluate", "--network", "yolov3-tiny", "--unroll", "3"],
+                         capture_output=True, text=True, cwd=root, timeout=300)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--unroll" in bad.stderr
