@@ -261,6 +261,11 @@ def _sense_ber_tables(out: Path) -> list[Path]:
     return [path]
 
 
+def _nominal_supply(tech: str) -> float:
+    from bdpe.report import _nominal_vdd
+    return _nominal_vdd(tech)
+
+
 def _open_table_file(path: str):
     """An existing, valid table file (``characterize.open_tables``), or one UsageError line."""
     from characterize.tables import open_tables
@@ -292,19 +297,28 @@ def cmd_report(args) -> int:
     from characterize.files import check_output_dir
     from system_model import bdpe_config_from_tables
 
+    from bdpe.report import group_by_technology
     from characterize.tables import TableError, TableSet
 
     first, *more = args.tables
     tables = _open_bdpe_tables(first)
-    try:  # further files of the same technology add their operations (e.g. sense_ber)
-        TableSet([tables] + [_open_table_file(p) for p in more])
-    except TableError as exc:
-        raise UsageError(f"--tables: {str(exc).splitlines()[0]}") from None
+    groups = group_by_technology(args.tables, [tables] + [_open_table_file(p) for p in more])
+    primary = groups[0][0]
+    for tech, group in groups:  # files of one technology add operations (e.g. sense_ber); another
+        try:                    # technology is compared side by side and needs both BDPE operations
+            ts = TableSet([f for _, f in group])
+        except TableError as exc:
+            raise UsageError(f"--tables: {str(exc).splitlines()[0]}") from None
+        if tech != primary and not {"bdpe_rram", "bdpe_register"} <= set(ts.operations):
+            raise UsageError(f"--tables {str(group[0][0])!r}: its technology {tech!r} differs from {primary!r} and its "
+                             f"files hold no bdpe_rram and bdpe_register tables to compare")
     check_output_dir("--out", args.out)
     try:  # the operating point the report uses must hold finite BDPE numbers: checked before any file
-        bdpe_config_from_tables(tables)
+        bdpe_config_from_tables(tables, vdd=_nominal_supply(primary))
+        for tech, group in groups[1:]:
+            bdpe_config_from_tables(TableSet([f for _, f in group]), vdd=_nominal_supply(tech))
     except ValueError as exc:
-        raise UsageError(f"--tables {first!r}: {str(exc).splitlines()[0]}") from None
+        raise UsageError(f"--tables: {str(exc).splitlines()[0]}") from None
     make_report(args.tables, args.out, progress=lambda m: _say(f"bdpe report: {m}"))
     _say(f"bdpe report: wrote {Path(args.out) / 'report.md'} and {Path(args.out) / 'report.html'}")
     return 0

@@ -115,11 +115,31 @@ def _si(x, unit):
     return f"{x:.3g} {unit}"
 
 
-def make_report(tables_path: str | os.PathLike, out_dir: str | os.PathLike, *, progress=None,
-                corner: str = "tt", vdd: float = 1.8, temperature: float = 27.0) -> dict:
-    """Build the report from one table file or several of one technology (the first holds the BDPE
-    operations; the others add operations, e.g. ``sense_ber``); returns a summary dict (also written
-    as ``summary.json``). A report that fails leaves no directory behind that it created itself."""
+_TECH_LABELS = {"sky130": ("SKY130", "130 nm"), "freepdk45": ("FreePDK45", "45 nm")}
+
+
+def tech_label(name: str) -> str:
+    """``SKY130 (130 nm)``: how the report names a technology."""
+    label, node = _TECH_LABELS.get(name, (name, ""))
+    return f"{label} ({node})" if node else label
+
+
+def group_by_technology(paths, files) -> list:
+    """[(technology, [(path, Tables), ...]), ...] in the order the technologies first appear."""
+    groups: dict = {}
+    for path, f in zip(paths, files):
+        groups.setdefault(str(f.attrs.get("technology", "?")), []).append((path, f))
+    return list(groups.items())
+
+
+def make_report(tables_path, out_dir: str | os.PathLike, *, progress=None,
+                corner: str = "tt", vdd: float | None = None, temperature: float = 27.0) -> dict:
+    """Build the report from one table file or several; returns a summary dict (also written as
+    ``summary.json``). Files of the first file's technology form its table set (the first holds
+    the BDPE operations; the others add operations, e.g. ``sense_ber``); files of another
+    technology are that technology's set, put side by side with the first in "Technologies side by
+    side". ``vdd`` defaults to the technology's nominal core supply. A report that fails leaves no
+    directory behind that it created itself."""
     out = Path(out_dir)
     created = not out.exists()
     try:
@@ -149,6 +169,12 @@ class _Ctx:
     sky: object = None
     pub: dict = None
     ours: dict = None
+    tech: str = "sky130"
+    others: list = None  # [(technology, TableSet, paths)] of the other technologies
+
+    @property
+    def tlabel(self) -> str:
+        return _TECH_LABELS.get(self.tech, (self.tech, ""))[0]
 
     @property
     def point(self) -> str:
@@ -179,18 +205,24 @@ def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, cor
     from characterize.tables import TableSet, open_tables
 
     paths = [tables_path] if isinstance(tables_path, (str, os.PathLike)) else list(tables_path)
-    tables = TableSet([open_tables(p) for p in paths])  # checked before the output directory exists
+    groups = group_by_technology(paths, [open_tables(p) for p in paths])
+    tech, primary = groups[0]
+    tables = TableSet([f for _, f in primary])  # checked before the output directory exists
+    others = [(t, TableSet([f for _, f in g]), [p for p, _ in g]) for t, g in groups[1:]]
+    if vdd is None:
+        vdd = _nominal_vdd(tech)
+    paths = [p for p, _ in primary]
     tables_path = paths[0]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ctx = _Ctx(tables=tables, out=out, doc=_Doc(), summary={}, say=progress or (lambda msg: None),
                tname=Path(tables_path).name, chash=str(tables.attrs.get("campaign_sha256", ""))[:12],
-               corner=corner, vdd=vdd, temperature=temperature)
+               corner=corner, vdd=vdd, temperature=temperature, tech=tech, others=others)
     ctx.summary.update({"tables": str(tables_path), "campaign_sha256": tables.attrs.get("campaign_sha256"),
                         "operating_point": ctx.point})
     if len(paths) > 1:
         ctx.summary["more_tables"] = {str(p): sorted(set(f.operations)) for p, f in zip(paths[1:], tables.files[1:])}
-    ctx.doc.h(1, "BDPE: RRAM binary dot-product engine, from SKY130 transistors to BNN inference")
+    ctx.doc.h(1, f"BDPE: RRAM binary dot-product engine, from {ctx.tlabel} transistors to BNN inference")
     ctx.doc.p(f"Tables: {tables_path} (campaign '{tables.attrs.get('campaign_name', '?')}', sha256 {ctx.chash}..., "
               f"created {tables.attrs.get('created_utc', '?')}, {tables.attrs.get('ngspice_version', '')}, technology "
               f"{tables.attrs.get('technology_source', '')}, git {str(tables.attrs.get('git_commit', ''))[:12]}). "
@@ -201,7 +233,7 @@ def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, cor
                   f"{', '.join(f.operations)}.")
     for section in (_section_reproduction, _section_sky130_vs_paper, _section_device, _section_sense,
                     _section_bdpe_vdd, _section_layers, _section_capacity, _section_mechanisms,
-                    _section_accuracy, _section_networks):
+                    _section_accuracy, _section_networks, _section_technologies):
         section(ctx)
     _atomic_write(out / "report.md", ctx.doc.markdown())
     _atomic_write(out / "report.html", ctx.doc.html("BDPE report"))
@@ -223,8 +255,6 @@ def _r_on_text(ctx: _Ctx) -> str:
 
 
 def _section_reproduction(ctx: _Ctx) -> None:
-    from circuits.bdpe import BDPEParams, area_estimate
-    from circuits.technology import sky130
     from system_model import PUBLISHED_DOTP, bdpe_config_from_tables, evaluate, get_network, get_platform
 
     ctx.say("evaluating networks")
@@ -235,34 +265,38 @@ def _section_reproduction(ctx: _Ctx) -> None:
     ctx.pub = evaluate(yolo, ctx.platform, PUBLISHED_DOTP).to_dict()
     ctx.ours = evaluate(yolo, ctx.platform, ctx.sky).to_dict()
     ctx.summary["yolov3_tiny_published_dotp"] = ctx.pub["gain"]
-    ctx.summary["yolov3_tiny_sky130"] = ctx.ours["gain"]
-    area = area_estimate(BDPEParams(), sky130())
+    ctx.summary[f"yolov3_tiny_{ctx.tech}"] = ctx.ours["gain"]
+    area = _engine_area(ctx.tech)
     ctx.summary["area_um2"] = area["total_um2"]
     ctx.summary["area_blocks_um2"] = {k: v for k, v in area.items() if k.endswith("_um2")}
     g, go, point = ctx.pub["gain"], ctx.ours["gain"], ctx.point
     ctx.doc.h(2, "Reproduction of the paper (YOLOv3-tiny, 416x416, 128 RRAM words)")
-    ctx.doc.table(["quantity", "paper (28 nm)", "ours, published DotP numbers", f"ours, SKY130 tables @ {point}", "source"], [
+    ctx.doc.table(["quantity", "paper (28 nm)", "ours, published DotP numbers", f"ours, {ctx.tlabel} tables @ {point}", "source"], [
         ["performance gain", _pct(PAPER["performance"]), _pct(g["performance"]), _pct(go["performance"]),
-         "system_model.evaluate; SKY130 column: " + ctx.src("bdpe_rram/bdpe_register latency_s, energy_J", point)],
+         f"system_model.evaluate; {ctx.tlabel} column: " + ctx.src("bdpe_rram/bdpe_register latency_s, energy_J", point)],
         ["energy-efficiency gain", _pct(PAPER["energy"]), _pct(g["energy"]), _pct(go["energy"]), "same"],
         ["memory accesses per BDP", f"-{100 * PAPER['mem_access']:.1f} %", f"-{100 * g['mem_access_reduction_per_bdp']:.2f} %",
          f"-{100 * go['mem_access_reduction_per_bdp']:.2f} %", "same"],
-        ["BDPE area", PAPER["area"], "-", f"{area['total_um2'] / 1e6:.4f} mm^2 (SKY130 130 nm)",
-         "circuits.bdpe.area_estimate (LEF sizes + cell model)"],
+        ["BDPE area", PAPER["area"], "-", f"{area['total_um2'] / 1e6:.4f} mm^2, {tech_label(ctx.tech)}",
+         "circuits.engine_design.engine_area_um2"],
     ])
     ctx.doc.p("Why they differ: with the published 28 nm DotP numbers both operations fit in one 2 GHz cycle and our "
               "model lands within about a point of the paper (its instruction sequences and A53-class latencies are "
-              f"ours; the paper publishes only totals). Our SKY130 engine is a 130 nm design with {_r_on_text(ctx)} "
+              f"ours; the paper publishes only totals). Our {tech_label(ctx.tech)} engine has {_r_on_text(ctx)} "
               "read at 0.2 V: the RRAM path needs precharge + sensing + a 64-input standard-cell popcount, i.e. "
               "several ns, so at 2 GHz each BDPE instruction costs several cycles and the gain shrinks or turns "
               "negative; the register path is limited by the popcount alone. The area is not comparable as a "
-              "fraction: we have no SKY130 CPU; in absolute terms the 1 KiB array is "
+              f"fraction: we have no {ctx.tlabel} CPU; in absolute terms the 1 KiB array is "
               f"{area['array_um2'] / area['total_um2']:.0%} of it.")
     ctx.doc.table(["block", "area (um^2)"], [[k.replace("_um2", ""), f"{v:,.0f}"]
                                              for k, v in ctx.summary["area_blocks_um2"].items()])
-    ctx.doc.p("Area assumptions: standard cells from their LEF SIZE at 70 % placement density; custom transistors "
-              "(W + 0.5 um) x (L + 1 um); 1T1R cell (W + 0.5 um) x 0.92 um; reference columns' capacitance as MIM at "
-              "2 fF/um^2 (circuits.bdpe.area_estimate).")
+    if ctx.tech == "sky130":
+        ctx.doc.p("Area assumptions: standard cells from their LEF SIZE at 70 % placement density; custom transistors "
+                  "(W + 0.5 um) x (L + 1 um); 1T1R cell (W + 0.5 um) x 0.92 um; reference columns' capacitance as MIM "
+                  "at 2 fF/um^2 (circuits.bdpe.area_estimate).")
+    else:
+        ctx.doc.p(f"Area assumptions ({ctx.tlabel}): circuits.engine_design.engine_area_um2 (its area rules and the "
+                  "generated cells' footprints at 70 % placement density).")
 
 
 def _section_sky130_vs_paper(ctx: _Ctx) -> None:
@@ -276,15 +310,16 @@ def _section_sky130_vs_paper(ctx: _Ctx) -> None:
         rows.append([op, _si(PAPER[lat_key], "s"), _si(lat, "s"), _si(PAPER[e_key], "J"), _si(en, "J"),
                      ctx.src(op, ctx.point)])
         ctx.summary[op] = {"latency_s": lat, "energy_J": en}
-    ctx.doc.h(2, "Our SKY130 BDPE next to the paper's 28 nm figures")
-    ctx.doc.table(["operation", "paper latency", "SKY130 latency", "paper energy", "SKY130 energy", "source"], rows)
+    ctx.doc.h(2, f"Our {ctx.tlabel} BDPE next to the paper's 28 nm figures")
+    ctx.doc.table(["operation", "paper latency", f"{ctx.tlabel} latency", "paper energy", f"{ctx.tlabel} energy",
+                   "source"], rows)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for ax, key, unit, scale in ((axes[0], "latency_s", "latency (ns)", 1e9), (axes[1], "energy_J", "energy (pJ)", 1e12)):
         paper = [PAPER["rram_" + key], PAPER["register_" + key]]
         mine = [ctx.summary["bdpe_rram"][key], ctx.summary["bdpe_register"][key]]
         x = np.arange(2)
         ax.bar(x - 0.2, np.array(paper) * scale, 0.4, label="paper, 28 nm FDSOI")
-        ax.bar(x + 0.2, np.array(mine) * scale, 0.4, label=f"ours, SKY130 @ {ctx.point}")
+        ax.bar(x + 0.2, np.array(mine) * scale, 0.4, label=f"ours, {ctx.tlabel} @ {ctx.point}")
         ax.set_xticks(x, ["RRAM path", "register path"])
         ax.set_xlabel("BDPE operation")
         ax.set_ylabel(unit)
@@ -403,13 +438,13 @@ def _section_layers(ctx: _Ctx) -> None:
     import matplotlib.pyplot as plt
 
     ctx.say("system figures")
-    ctx.doc.h(2, f"System: per-layer costs, YOLOv3-tiny, SKY130 BDPE @ {ctx.point}")
+    ctx.doc.h(2, f"System: per-layer costs, YOLOv3-tiny, {ctx.tlabel} BDPE @ {ctx.point}")
     layers = [lay for lay in ctx.ours["layers"] if lay["kind"] in ("conv", "dense")]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     x = np.arange(len(layers))
     for ax, key, unit, scale in ((axes[0], "cycles", "cycles (millions)", 1e-6), (axes[1], "energy_J", "energy (mJ)", 1e3)):
         ax.bar(x - 0.2, [lay["baseline"][key] * scale for lay in layers], 0.4, label="baseline CPU")
-        ax.bar(x + 0.2, [lay["bdpe"][key] * scale for lay in layers], 0.4, label="CPU + SKY130 BDPE")
+        ax.bar(x + 0.2, [lay["bdpe"][key] * scale for lay in layers], 0.4, label=f"CPU + {ctx.tlabel} BDPE")
         ax.set_xticks(x, [lay["name"] for lay in layers], rotation=60, fontsize=7)
         ax.set_ylabel(unit)
         ax.set_xlabel("layer")
@@ -428,7 +463,7 @@ def _section_capacity(ctx: _Ctx) -> None:
     cap = {key: [evaluate(yolo, ctx.platform, replace(cfg, rram_words=w), latency_sweep=()).to_dict()["gain"]
                  for w in words] for key, cfg in (("published", PUBLISHED_DOTP), ("sky130", ctx.sky))}
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    for key, lab in (("published", "published 28 nm DotP"), ("sky130", f"SKY130 tables @ {ctx.point}")):
+    for key, lab in (("published", "published 28 nm DotP"), ("sky130", f"{ctx.tlabel} tables @ {ctx.point}")):
         ax.plot([max(w, 1) for w in words], [100 * g["performance"] for g in cap[key]], "o-", label=lab + ", performance")
         ax.plot([max(w, 1) for w in words], [100 * g["energy"] for g in cap[key]], "s--", label=lab + ", energy")
     ax.set_xscale("log", base=2)
@@ -557,9 +592,9 @@ def _accuracy_vs_window(ctx: _Ctx, model) -> None:
         ax.axhline(0.1, color="k", lw=0.5, ls=":")
         ax.set_xscale("log")
         ax.set_xlabel("window R_off/R_on")
+        ax.set_ylabel("digits-bnn test accuracy")
         if spread is not None:
             ax.set_title(f"RRAM sigma/mu {spread:.0%}", fontsize=9)
-    panels[0][0].set_ylabel("digits-bnn test accuracy")
     panels[0][0].legend(fontsize=7)
     _save(fig, ctx.out / "fig_accuracy_window.png")
     where = ", ".join(f"{k}={v:g}" for k, v in fixed.items())
@@ -582,8 +617,110 @@ def _section_networks(ctx: _Ctx) -> None:
         rows.append([name, f"{a['bdp_ops']:,}", f"{a['bdpe_usage']:.2%}", _pct(a["gain"]["performance"]),
                      _pct(a["gain"]["energy"]), _pct(b["gain"]["performance"]), _pct(b["gain"]["energy"])])
     ctx.doc.table(["network", "BDPs", "RRAM usage", "perf (published)", "energy (published)",
-                   f"perf (SKY130 {ctx.point})", f"energy (SKY130 {ctx.point})"], rows)
+                   f"perf ({ctx.tlabel} {ctx.point})", f"energy ({ctx.tlabel} {ctx.point})"], rows)
     ctx.summary["networks"] = rows
+
+
+def _nominal_vdd(tech: str) -> float:
+    """The technology's nominal core supply (1.8 V when its files are not installed)."""
+    try:
+        from circuits.technology import get_technology
+        return float(get_technology(tech).vdd_nominal_V)
+    except Exception:  # noqa: BLE001 - the tables still name their own operating points
+        return 1.8
+
+
+def _engine_area(tech: str) -> dict:
+    """Area by block (um^2) of the technology's engine (circuits.engine_design)."""
+    from circuits.technology import get_technology
+
+    t = get_technology(tech)
+    try:
+        from circuits.engine_design import engine_area_um2, engine_params
+    except ImportError:  # one technology's design only: circuits.bdpe's defaults
+        from circuits.bdpe import BDPEParams, area_estimate
+        return area_estimate(BDPEParams(), t)
+    return engine_area_um2(engine_params(t), t)
+
+
+def _tech_numbers(ctx: _Ctx, tech: str, tables, where: str) -> dict:
+    """One technology's column of the side-by-side table, at tt / nominal VDD / 27 C."""
+    from system_model import available_networks, bdpe_config_from_tables, evaluate, get_network
+
+    vdd = _nominal_vdd(tech)
+    point = {"corner": "tt", "vdd": vdd, "temperature": 27.0}
+    col = {"point": f"tt/{vdd:g} V/27 C", "where": where}
+    for op in ("bdpe_rram", "bdpe_register"):
+        for metric in ("latency_s", "energy_J"):
+            col[f"{op}.{metric}"] = float(tables.lookup(op, metric, **point))
+    try:
+        col["area_um2"] = _engine_area(tech)["total_um2"]
+    except Exception:  # noqa: BLE001 - technology files missing: the tables still give the rest
+        col["area_um2"] = float("nan")
+    if "sense_xnor" in tables.operations:
+        ds = tables.to_xarray("sense_xnor").sel(corner="tt")
+        other = [d for d in ds["sense_margin_V"].dims if d != "window"]
+        worst = ds["sense_margin_V"].min(dim=other) if other else ds["sense_margin_V"]
+        ok = (ds["correct"] == 1.0).all(dim=other) if other else ds["correct"] == 1.0
+        good = [float(w) for w, o in zip(ok["window"].values, ok.values) if o]
+        col["smallest_window_tt"] = min(good) if good else None
+        w50 = min(worst["window"].values, key=lambda w: abs(float(w) - 50.0))
+        col["margin_tt_window"] = float(w50)
+        col["margin_tt_V"] = float(worst.sel(window=w50))
+    if "fo4" in tables.operations:
+        col["fo4_s"] = float(tables.lookup("fo4", "fo4_delay_s", corner="tt", temperature=27.0))
+    cfg = bdpe_config_from_tables(tables, corner="tt", vdd=vdd, temperature=27.0, source=where)
+    col["gains"] = {}
+    for name in available_networks():
+        g = evaluate(get_network(name), ctx.platform, cfg, latency_sweep=(), uncertainty=False).to_dict()["gain"]
+        col["gains"][name] = (g["performance"], g["energy"])
+    return col
+
+
+def _section_technologies(ctx: _Ctx) -> None:
+    """The same engine in every technology the report was given, next to the paper's 28 nm."""
+    if not ctx.others:
+        return
+    from system_model import PUBLISHED_DOTP, available_networks, evaluate, get_network
+
+    ctx.say("technologies side by side")
+    sets = [(ctx.tech, ctx.tables, [ctx.tname])] + [(t, ts, [Path(p).name for p in ps]) for t, ts, ps in ctx.others]
+    cols = {t: _tech_numbers(ctx, t, ts, ", ".join(names) + f" (campaign {str(ts.attrs.get('campaign_sha256', ''))[:12]})")
+            for t, ts, names in sets}
+    labels = [tech_label(t) for t in cols]
+    ctx.doc.h(2, "Technologies side by side")
+    ctx.doc.p("The same engine (the same RRAM device and parameter set; transistors, cells, wiring and windows of each "
+              "technology: circuits.engine_design) characterized from SPICE in each technology, at tt, its nominal "
+              "supply and 27 C, next to the paper's 28 nm FDSOI DotP unit. The CPU and its energy model stay the "
+              "paper's 28 nm A53-class core in every column: only the engine changes.")
+
+    def row(name, key, unit, paper=None):
+        return [name, "-" if paper is None else _si(paper, unit)] + [_si(c.get(key), unit) for c in cols.values()]
+
+    rows = [["operating point", "28 nm, 2 GHz"] + [c["point"] for c in cols.values()],
+            row("RRAM path latency", "bdpe_rram.latency_s", "s", PAPER["rram_latency_s"]),
+            row("RRAM path energy", "bdpe_rram.energy_J", "J", PAPER["rram_energy_J"]),
+            row("register path latency", "bdpe_register.latency_s", "s", PAPER["register_latency_s"]),
+            row("register path energy", "bdpe_register.energy_J", "J", PAPER["register_energy_J"]),
+            ["engine area", PAPER["area"]] + [f"{c['area_um2']:,.0f} um^2" for c in cols.values()],
+            row("FO4 inverter delay", "fo4_s", "s"),
+            ["worst sense margin at tt"] + ["-"] + [
+                "n/a" if "margin_tt_V" not in c else f"{1e3 * c['margin_tt_V']:.1f} mV (window {c['margin_tt_window']:g})"
+                for c in cols.values()],
+            ["smallest window sensed correctly, tt", "1.09 (claimed)"] + [
+                "n/a" if "smallest_window_tt" not in c else ("none" if c["smallest_window_tt"] is None
+                                                             else f"{c['smallest_window_tt']:g}") for c in cols.values()],
+            ["source", "paper.md"] + [c["where"] for c in cols.values()]]
+    ctx.doc.table(["quantity", "paper (28 nm)"] + labels, rows)
+    gain_rows = []
+    for name in available_networks():
+        g = evaluate(get_network(name), ctx.platform, PUBLISHED_DOTP, latency_sweep=(), uncertainty=False).to_dict()["gain"]
+        gain_rows.append([name, f"{_pct(g['performance'])} / {_pct(g['energy'])}"]
+                         + [f"{_pct(c['gains'][name][0])} / {_pct(c['gains'][name][1])}" for c in cols.values()])
+    ctx.doc.p("End-to-end gains (performance / energy without DRAM) of every built-in network on paper-a53, 128 RRAM "
+              "words, from each technology's own tables:")
+    ctx.doc.table(["network", "published 28 nm DotP"] + labels, gain_rows)
+    ctx.summary["technologies"] = {t: {k: v for k, v in c.items()} for t, c in cols.items()}
 
 
 def _iv_curve():
