@@ -189,61 +189,82 @@ def _plot(result, path: str, title: str) -> None:
     atomic_write(path, buffer.getvalue())  # no stray temporary file, whatever fails
 
 
+RUN_CAMPAIGNS = (("default", "sky130"), ("freepdk45", "freepdk45"))  # (built-in campaign, its technology)
+
+
 def cmd_run(args) -> int:
-    """The main job: the default campaign (cached) -> OUT/tables.h5 -> every built-in network on
-    paper-a53 with the published DotP numbers and with our SKY130 tables -> OUT/evaluate.json ->
-    OUT/report/ (report.md, report.html, figures)."""
-    from characterize.campaign import plan
+    """The main job: the built-in campaign of each technology (cached) -> OUT/tables-<technology>.h5
+    -> every built-in network on paper-a53 with the published DotP numbers and with each
+    technology's tables -> OUT/evaluate.json -> OUT/report/ (report.md, report.html, figures)."""
+    from campaigns import available, builtin
+    from characterize.campaign import parse_campaign, plan
     from characterize.execute import run_campaign
     from characterize.files import check_output_dir
+    from circuits.technology import TechnologyNotFound, get_technology
 
     _check_jobs(args.jobs)
     interval = _progress_interval(args.progress_interval)
     out = check_output_dir("--out", args.out)
     cache_dir = _cache_dir(args.cache)
     out.mkdir(parents=True, exist_ok=True)
-    from campaigns import builtin
-    from characterize.campaign import parse_campaign
-
-    campaign = parse_campaign(builtin("default"), source="default.toml")  # package data: works installed
-    n = len(plan(campaign))
     t0 = time.perf_counter()
-    _say(f"bdpe run [1/3] characterize: the built-in campaign default.toml, {n} points (cached points are not re-simulated)")
-    summary = run_campaign(campaign, out / "tables.h5", jobs=args.jobs, cache_dir=cache_dir, progress=True,
-                           progress_interval=interval)
-    _say(f"bdpe run [1/3] {summary.line()}; ngspice analysis time {summary.analysis_time_s:.1f} s")
-    for op, coords, message in summary.failures:
-        _say(f"  failed: {op} {coords}: {message[:160]}")
+    produced = []  # (technology, tables path)
+    for name, tech in RUN_CAMPAIGNS:
+        if name not in available():
+            continue
+        try:
+            get_technology(tech)
+        except TechnologyNotFound as exc:
+            _say(f"bdpe run [1/3] skipped {name}.toml: {str(exc).splitlines()[0]} (scripts/setup.sh installs it)")
+            continue
+        campaign = parse_campaign(builtin(name), source=f"{name}.toml")  # package data: works installed
+        path = out / f"tables-{tech}.h5"
+        _say(f"bdpe run [1/3] characterize: the built-in campaign {name}.toml ({tech}), {len(plan(campaign))} points "
+             "(cached points are not re-simulated)")
+        summary = run_campaign(campaign, path, jobs=args.jobs, cache_dir=cache_dir, progress=True,
+                               progress_interval=interval)
+        _say(f"bdpe run [1/3] {summary.line()}; ngspice analysis time {summary.analysis_time_s:.1f} s")
+        for op, coords, message in summary.failures:
+            _say(f"  failed: {op} {coords}: {message[:160]}")
+        produced.append((tech, path))
 
-    _say("bdpe run [2/3] evaluate: built-in networks on paper-a53, published DotP and SKY130 tables")
+    if not produced:
+        raise RuntimeError("no technology of the built-in campaigns is installed (scripts/setup.sh installs them)")
+    _say("bdpe run [2/3] evaluate: built-in networks on paper-a53, published DotP and each technology's tables")
+    from bdpe.report import make_report, tech_label
     from characterize.tables import open_tables
     from system_model import PUBLISHED_DOTP, available_networks, bdpe_config_from_tables, evaluate, get_network, get_platform
 
-    tables = open_tables(out / "tables.h5")
-    sky = bdpe_config_from_tables(tables, source=f"{out / 'tables.h5'} @ tt/1.8 V/27 C (campaign "
-                                                 f"{str(tables.attrs.get('campaign_sha256'))[:12]})")
+    configs = {}
+    for tech, path in produced:
+        tables = open_tables(path)
+        vdd = _nominal_supply(tech)
+        configs[tech] = bdpe_config_from_tables(
+            tables, vdd=vdd, source=f"{path} @ tt/{vdd:g} V/27 C (campaign {str(tables.attrs.get('campaign_sha256'))[:12]})")
     platform = get_platform("paper-a53")
     report = {}
     for name in available_networks():
         net = get_network(name)
-        report[name] = {"published_dotp": evaluate(net, platform, PUBLISHED_DOTP).to_dict(),
-                        "sky130_tables": evaluate(net, platform, sky).to_dict()}
-        g, h = report[name]["published_dotp"]["gain"], report[name]["sky130_tables"]["gain"]
-        _say(f"  {name:18s} published DotP: perf {g['performance']:+.2%} energy {g['energy']:+.2%} | "
-              f"SKY130: perf {h['performance']:+.2%} energy {h['energy']:+.2%}")
+        report[name] = {"published_dotp": evaluate(net, platform, PUBLISHED_DOTP).to_dict()}
+        line = [f"published DotP: perf {report[name]['published_dotp']['gain']['performance']:+.2%} energy "
+                f"{report[name]['published_dotp']['gain']['energy']:+.2%}"]
+        for tech, cfg in configs.items():
+            report[name][f"{tech}_tables"] = evaluate(net, platform, cfg).to_dict()
+            g = report[name][f"{tech}_tables"]["gain"]
+            line.append(f"{tech_label(tech)}: perf {g['performance']:+.2%} energy {g['energy']:+.2%}")
+        _say(f"  {name:18s} " + " | ".join(line))
     _write_json(out / "evaluate.json", report)
 
     _say("bdpe run [3/3] report")
-    from bdpe.report import make_report
-
-    report_tables = [out / "tables.h5"] + _sense_ber_tables(out)
+    first = [p for t, p in produced if t == "sky130"][:1] or [p for _, p in produced][:1]
+    report_tables = first + _sense_ber_tables(out, first[0]) + [p for _, p in produced if p not in first]
     make_report(report_tables, out / "report", progress=lambda m: _say(f"  report: {m}"))
-    _say(f"bdpe run: done in {time.perf_counter() - t0:.0f} s: {out / 'tables.h5'}, {out / 'evaluate.json'}, "
-         f"{out / 'report' / 'report.md'}, {out / 'report' / 'report.html'}")
+    _say(f"bdpe run: done in {time.perf_counter() - t0:.0f} s: {', '.join(str(p) for _, p in produced)}, "
+         f"{out / 'evaluate.json'}, {out / 'report' / 'report.md'}, {out / 'report' / 'report.html'}")
     return 0
 
 
-def _sense_ber_tables(out: Path) -> list[Path]:
+def _sense_ber_tables(out: Path, tables: Path) -> list[Path]:
     """OUT/sense_ber.h5 when a user characterized it there (campaigns/sense_ber.toml, ~1 h, not part
     of `bdpe run`): the report then adds accuracy vs window. Said either way; never an error."""
     from characterize.tables import TableError, TableSet, open_tables
@@ -253,7 +274,7 @@ def _sense_ber_tables(out: Path) -> list[Path]:
         _say(f"  report: no {path} (bdpe characterize campaigns/sense_ber.toml -o {path} adds accuracy vs window)")
         return []
     try:
-        TableSet([open_tables(out / "tables.h5"), open_tables(path)])
+        TableSet([open_tables(tables), open_tables(path)])
     except TableError as exc:
         _say(f"  report: {path} left out: {str(exc).splitlines()[0]}")
         return []

@@ -174,7 +174,7 @@ def _bdpe_tables() -> Path:
 
 def _export(cmd, cwd) -> list[str]:
     (cwd / "out").mkdir(exist_ok=True)
-    shutil.copy(_bdpe_tables(), cwd / "out" / "tables.h5")
+    shutil.copy(_bdpe_tables(), cwd / "out" / "tables-sky130.h5")
     proc = sh(cmd, cwd)
     assert proc.returncode == 0, proc.stderr
     shown = [line for line in _readme_block_after(cmd.split(" --tables")[0] + " --tables") if line.strip()]
@@ -274,9 +274,9 @@ CHECKS = {
     ".venv/bin/bdpe simulate cell-leakage --set cell=nand2_1": check_cell_leakage,
     ".venv/bin/bdpe characterize campaigns/smoke.toml -o t.h5 --executor dask --scheduler tcp://127.0.0.1:8786":
         check_dask_campaign,
-    ".venv/bin/bdpe export liberty --tables out/tables.h5 --corner tt --vdd 1.8 --temp 27 -o out/liberty":
+    ".venv/bin/bdpe export liberty --tables out/tables-sky130.h5 --corner tt --vdd 1.8 --temp 27 -o out/liberty":
         check_export_liberty,
-    ".venv/bin/bdpe export accelergy --tables out/tables.h5 --corner tt --vdd 1.8 --temp 27 -o out/accelergy":
+    ".venv/bin/bdpe export accelergy --tables out/tables-sky130.h5 --corner tt --vdd 1.8 --temp 27 -o out/accelergy":
         check_export_accelergy,
 }
 
