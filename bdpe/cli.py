@@ -352,6 +352,29 @@ def _write_json(path: Path, payload) -> None:
     atomic_write(path, json.dumps(payload, indent=2) + "\n")
 
 
+def _operating_point(tables, path: str, corner: str | None, vdd: float | None) -> tuple[str, float]:
+    """(corner, VDD) for ``--tables``: defaults tt and the technology's nominal supply; a corner or
+    supply the tables' technology does not have is one UsageError line naming the technology."""
+    name = str(tables.attrs.get("technology", "sky130"))
+    try:
+        from circuits.technology import get_technology
+        tech = get_technology(name)
+    except Exception:  # technology files missing or an unknown name: the tables' own axes decide
+        tech = None
+    corner = "tt" if corner is None else corner
+    if vdd is None:
+        vdd = tech.vdd_nominal_V if tech is not None else 1.8
+    if tech is not None:
+        if corner not in tech.corners:
+            raise UsageError(f"--corner {corner!r}: not a corner of {name}, the technology of {path} "
+                             f"({', '.join(tech.corners)})")
+        lo, hi = tech.vdd_range_V
+        if not lo <= vdd <= hi:
+            raise UsageError(f"--vdd {vdd:g}: outside {name}'s core supply range [{lo:g}, {hi:g}] V "
+                             f"(the technology of {path}; nominal {tech.vdd_nominal_V:g} V)")
+    return corner, vdd
+
+
 def cmd_evaluate(args) -> int:
     from system_model import PUBLISHED_DOTP, available_networks, available_platforms, evaluate
     from system_model import get_network, get_platform
@@ -368,8 +391,9 @@ def cmd_evaluate(args) -> int:
         from system_model import bdpe_config_from_tables
 
         tables = _open_bdpe_tables(args.tables)
+        corner, vdd = _operating_point(tables, args.tables, args.corner, args.vdd)
         try:
-            bdpe = bdpe_config_from_tables(tables, corner=args.corner or "tt", vdd=1.8 if args.vdd is None else args.vdd,
+            bdpe = bdpe_config_from_tables(tables, corner=corner, vdd=vdd,
                                            temperature=27.0 if args.temp is None else args.temp,
                                            source=f"{args.tables} (campaign {str(tables.attrs.get('campaign_sha256', '?'))[:12]})")
         except ValueError as exc:

@@ -49,7 +49,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str, str, object]]] = {
     "campaign": {
         "name": ("str", "-", "campaign name (goes into the table provenance)", None),
         "description": ("str", "-", "what the campaign is for", ""),
-        "technology": ("str", "-", "technology plug-in: sky130 (or ideal for device-only campaigns)", "sky130"),
+        "technology": ("str", "-", "technology plug-in: sky130 or freepdk45 (or ideal for device-only campaigns)", "sky130"),
     },
     "rram": {
         "model": ("str", "-", "RRAM model of every operation with an RRAM cell (stanford-pku, vteam)", "stanford-pku"),
@@ -291,6 +291,18 @@ def _parse_operation(name: str, body, values: dict[str, dict]) -> OperationSpec:
         fixed.setdefault("parameter_set", values["rram"]["parameter_set"])
     if "seed" in tb_fields:
         fixed.setdefault("seed", values["seeds"]["variability"])
+    technology = values["campaign"]["technology"]
+    if "technology" in tb_fields:  # the campaign's technology reaches every point of the operation
+        if fixed.setdefault("technology", technology) != technology:
+            raise CampaignError(f"operations.{name}.params.technology", fixed["technology"],
+                                f"differs from campaign.technology {technology!r} (one technology per campaign)")
+    elif technology != "sky130":
+        try:
+            own = tb.technology_for(parse_params(tb, fixed)).name
+        except NetlistValueError as exc:
+            raise CampaignError(f"operations.{name}.{exc.field}", exc.value, exc.reason) from None
+        if own not in ("ideal", technology):
+            raise CampaignError(f"operations.{name}", name, f"runs in {own}, not in the campaign's {technology}")
     return OperationSpec(name, tb.name, fixed, axes)
 
 

@@ -30,6 +30,7 @@ from . import offset_testbenches as offset
 from . import cell_testbenches as cells
 from . import logic_testbenches as logic
 from . import rram_testbenches as rram
+from . import tech_testbenches as tech
 from .testbench import Testbench
 
 __all__ = ["Operation", "TESTBENCHES", "OPERATIONS", "get_testbench", "available", "procedure_sha256", "procedure_sources"]
@@ -61,6 +62,7 @@ OPERATIONS: Mapping[str, Operation] = MappingProxyType({
     "rc_step": Operation(logic.RC_STEP),
     "cell_arc": Operation(cells.CELL_ARC),
     "cell_leakage": Operation(cells.CELL_LEAKAGE),
+    "fo4": Operation(tech.FO4),
 })
 
 TESTBENCHES: Mapping[str, Testbench] = MappingProxyType({op.testbench.name: op.testbench

@@ -284,7 +284,9 @@ _ERROR_RE = re.compile(
 def classify_message(line: str) -> str:
     """``'error'`` for lines that mean the run failed, else ``'note'``."""
     text = line.strip()
-    if re.match(r"^(note|warning):", text, re.I):
+    # ngspice prints "Trying gmin = ..." without a newline, so the next note ("Warning: Last gmin step
+    # failed") lands on the same line: one failed stepping attempt, then it goes on stepping
+    if re.match(r"^(note|warning):|^trying (gmin|source)\b", text, re.I):
         # a note stays a note even if it mentions failure of one stepping attempt
         return "error" if re.search(r"timestep too small|singular matrix", text, re.I) else "note"
     if _ERROR_RE.search(text) and not re.search(r"gmin stepping|source stepping", text, re.I):

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 
 from rram_models import Variability, get_model
 
+from . import wireload
 from .netlist import NetlistValueError, Subckt, check_choice, check_int, check_number, fmt
 from .popcount import PopcountParams, plan_popcount, popcount
 from .stdcells import stdcell_instance
@@ -202,7 +203,7 @@ def _check_array(p: ArrayParams, tech: Technology) -> tuple[int, int, tuple[int,
     for name in ("r_bl_per_cell_ohm", "c_bl_per_cell_F", "r_sl_per_cell_ohm", "c_sl_per_cell_F",
                  "r_wl_per_cell_ohm", "c_wl_per_cell_F"):
         check_number(name, getattr(p, name), min_value=0.0)
-    w = check_number("access_w_um", p.cell.access_w_um, min_value=0.42, max_value=100.0)
+    w = check_number("access_w_um", p.cell.access_w_um, min_value=tech.min_width_um.get("nmos", 0.42), max_value=100.0)
     l = check_number("access_l_um", p.cell.access_l_um, min_value=tech.min_length_um["nmos"], max_value=10.0)  # noqa: E741
     return rows, cols, words, w, l
 
@@ -356,6 +357,8 @@ def bit_slice(tech: Technology) -> Subckt:
              stdcell_instance(tech, "mux2_1", "mux", {"A0": "q", "A1": "a", "S": "sel", "X": "m"}),
              stdcell_instance(tech, "xnor2_1", "xnor", {"A": "m", "B": "x", "Y": "y"}),
              ".ends bit_slice"]
+    if wireload.enabled(tech):  # estimated parasitics: the mux -> XNOR route (circuits.wireload)
+        lines[-1:-1] = wireload.cap_lines(wireload.bit_slice_wire_caps(tech))
     return Subckt(name="bit_slice", ports=("q", "a", "sel", "x", "y", "vdd", "vss"), text="\n".join(lines),
                   includes=tuple(str(tech.stdcell_netlist(c)) for c in ("mux2_1", "xnor2_1")))
 
@@ -400,6 +403,9 @@ def bdpe(p: BDPEParams, tech: Technology) -> tuple[Subckt, list[str]]:
             lines.append(f"Xsa{i} bl{i} blref pre sae vpre q{i} vdd vss {sa.name}")
         lines.append(f"Xbs{i} {f'q{i}' if p.read_path else 'vss'} a{i} sel x{i} y{i} vdd vss bit_slice")
     lines.append(f"Xpc {' '.join([f'y{i}' for i in range(cols)] + [f's{i}' for i in range(k_out)])} vdd vss {pc.name}")
+    if wireload.enabled(tech):  # estimated parasitics: the engine's routes by fanout and floorplan distance
+        lines += wireload.cap_lines(wireload.engine_wire_caps(plan_popcount(cols), tech, wireload.floorplan(p, tech),
+                                                              read_path=p.read_path))
     lines.append(f".ends {name}")
     blocks = (rram_subckts + [arr.text, sa.text, ref.text]) if p.read_path else []
     body = "\n".join(blocks + [bs.text, pc.text, "\n".join(lines)])
@@ -469,12 +475,13 @@ def area_estimate(p: BDPEParams, tech: Technology, utilization: float = 0.7) -> 
     sa_um2 = (_device_area_um2(s.pre_w_um, l) + _device_area_um2(s.pre_p_w_um, l) + _device_area_um2(s.latch_tail_w_um, l)
               + 2 * _device_area_um2(s.latch_in_w_um, l) + 2 * _device_area_um2(s.latch_n_w_um, l)
               + 2 * _device_area_um2(s.latch_p_w_um, l) + 4 * _device_area_um2(s.latch_reset_w_um, l)
-              + 3 * std("inv_1") + 2 * std("buf_1"))
+              + 2 * std("inv_1") + 2 * std("buf_1"))  # as sense_amp instantiates them (scripts/area_crosscheck.py)
     # the merged replica columns: a reference resistor (poly, ~20 um^2), precharge and access NMOS
     # per column, and the bit-line capacitance as a MIM capacitor at 2 fF/um^2
     c_col = rows * (a.c_bl_per_cell_F + s.c_junction_F)
-    ref_um2 = cols * (20.0 + _device_area_um2(s.pre_w_um, l) + _device_area_um2(a.cell.access_w_um, l)
-                      + c_col / 2e-15)
+    # (precharge NMOS + PMOS, as sense_reference builds it, and its inv_4)
+    ref_um2 = cols * (20.0 + _device_area_um2(s.pre_w_um, l) + _device_area_um2(s.pre_p_w_um, l)
+                      + _device_area_um2(a.cell.access_w_um, l) + c_col / 2e-15) + std("inv_4")
     blocks = {
         "array_um2": rows * cols * cell_um2,
         "sense_amps_um2": cols * sa_um2,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
+from . import wireload
 from .netlist import Subckt, check_int
 from .stdcells import stdcell_instance
 from .technology import Technology
@@ -103,6 +104,8 @@ def popcount(p: PopcountParams, tech: Technology) -> Subckt:
     for i, net in enumerate(plan.outputs):
         # outputs are the adder nets themselves, joined to the ports by zero-ohm-free aliases
         lines.append(f"Vout{i} s{i} {net} dc 0")
+    if wireload.enabled(tech):  # estimated parasitics: the tree's own routes (circuits.wireload)
+        lines += wireload.cap_lines(wireload.popcount_wire_caps(plan, tech))
     lines.append(f".ends {name}")
     includes = tuple(str(tech.stdcell_netlist(c)) for c in (p.fa_cell, p.ha_cell))
     return Subckt(name=name, ports=ports, text="\n".join(lines), includes=includes)

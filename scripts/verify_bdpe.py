@@ -6,6 +6,15 @@ on the register path; the 7-bit result is read from the output nodes and compare
 popcount(~(stored ^ input)). Prints a table and writes JSON.
 
     .venv/bin/python scripts/verify_bdpe.py --corners tt ss ff --jobs 2 --out out/verify_bdpe.json
+    .venv/bin/python scripts/verify_bdpe.py --parasitics estimated --corners ss --jobs 1 --out /tmp/v.json
+    .venv/bin/python scripts/verify_bdpe.py --technology freepdk45 --corners tt ss ff --jobs 1 --out out/verify_bdpe_freepdk45.json
+
+``--technology freepdk45``: the 45 nm engine (circuits.engine_design: its access device, array wiring,
+sense amplifier and windows) at the technology's nominal supply (1.1 V); corners tt, ss, ff.
+
+``--parasitics estimated``: the decks with estimated parasitics (derived cell netlists of
+circuits.parasitics and the wire loads of circuits.wireload) and their wider windows
+(characterize.bdpe_testbenches.PARASITIC_WINDOWS).
 
 Takes ~20 min of CPU per corner (the RRAM-path deck has ~3000 transistors and runs ~7 s per simulated ns).
 """
@@ -13,25 +22,44 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-from characterize.bdpe_testbenches import BDPEOp, bdpe_sequence, measure_sequence, verification_set
+from characterize.bdpe_testbenches import BDPEOp, bdpe_sequence, deck_timing, measure_sequence, verification_set
 from characterize.files import atomic_write
 from characterize.runtime import SimulationPool
-from circuits.bdpe import ArrayParams, BDPEParams
-from circuits.technology import sky130
+from circuits.bdpe import ArrayParams, BDPEParams, CellParams
+from circuits.engine_design import engine_design
+from circuits.netlist import NetlistValueError
+from circuits.technology import TECHNOLOGIES, get_technology
 
 
-def plan(corner: str, seed: int, n_rows: int, inputs_per_row: int):
+def _timing(technology: str, parasitics: str):
+    """The control windows of the technology's engine (estimated parasitics: the wider windows)."""
+    return deck_timing(parasitics, **engine_design(get_technology(technology)).timing)
+
+
+def plan(corner: str, seed: int, n_rows: int, inputs_per_row: int, parasitics: str = "none",
+         technology: str = "sky130"):
     words, pairs = verification_set(seed, n_rows, inputs_per_row)
-    tech = sky130()
-    rram = BDPEParams(array=ArrayParams(words=words))
-    reg = BDPEParams(array=ArrayParams(words=(0,)), read_path=False)
+    # estimated: parasitic cells + the engine's wire loads, and the wider windows of deck_timing
+    base = get_technology(technology)
+    base.check_corner(corner, "--corners")
+    tech = base.with_stdcell_parasitics(parasitics, "--parasitics")
+    design = engine_design(base)
+    timing = _timing(technology, parasitics)
+    vdd = base.vdd_nominal_V
+    tag = ("" if technology == "sky130" else f" {technology}") + ("" if parasitics == "none" else f" {parasitics}")
+    cell = CellParams(**design.cell)
+    rram = BDPEParams(array=ArrayParams(words=words, cell=cell, **design.array), sense=design.sense)
+    reg = BDPEParams(array=ArrayParams(words=(0,), cell=cell, **design.array), sense=design.sense, read_path=False)
     rram_ops = [BDPEOp("rram", x, row) for row, x in pairs]
     reg_ops = [BDPEOp("register", x, 0, words[row]) for row, x in pairs]
-    return [(rram, rram_ops, bdpe_sequence(rram, tech, rram_ops, corner=corner, label=f"verify rram {corner}")),
-            (reg, reg_ops, bdpe_sequence(reg, tech, reg_ops, corner=corner, label=f"verify register {corner}"))]
+    return [(rram, rram_ops, bdpe_sequence(rram, tech, rram_ops, corner=corner, vdd=vdd, timing=timing,
+                                           label=f"verify rram {corner}{tag}")),
+            (reg, reg_ops, bdpe_sequence(reg, tech, reg_ops, corner=corner, vdd=vdd, timing=timing,
+                                         label=f"verify register {corner}{tag}"))]
 
 
 def main() -> int:
@@ -42,11 +70,23 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=5, help="random stored words")
     ap.add_argument("--inputs-per-row", type=int, default=4)
     ap.add_argument("--out", default="out/verify_bdpe.json")
+    ap.add_argument("--paths", nargs="+", choices=("rram", "register"), default=["rram", "register"])
+    ap.add_argument("--parasitics", choices=("none", "estimated"), default="none",
+                    help="estimated: cells with estimated parasitics, the engine's wire loads, wider windows")
+    ap.add_argument("--technology", choices=[t for t in TECHNOLOGIES if t != "ideal"], default="sky130",
+                    help="the engine's technology (circuits.engine_design sizes it)")
     args = ap.parse_args()
+    vdd = get_technology(args.technology).vdd_nominal_V
     jobs = []
-    for corner in args.corners:
-        for params, ops, spec in plan(corner, args.seed, args.rows, args.inputs_per_row):
-            jobs.append((corner, params, ops, spec))
+    try:
+        for corner in args.corners:
+            for params, ops, spec in plan(corner, args.seed, args.rows, args.inputs_per_row, args.parasitics,
+                                          args.technology):
+                if ops[0].path in args.paths:
+                    jobs.append((corner, params, ops, spec))
+    except NetlistValueError as exc:
+        print(f"verify_bdpe: error: {exc}", file=sys.stderr)
+        return 2
     t0 = time.time()
     with SimulationPool(args.jobs) as pool:
         results = pool.map([j[3] for j in jobs])
@@ -57,7 +97,7 @@ def main() -> int:
             print(f"{spec.label}: simulation failed: {r.error}")
             failures += 1
             continue
-        rows = measure_sequence(params, ops, r)
+        rows = measure_sequence(params, ops, r, vdd=vdd, timing=_timing(args.technology, args.parasitics))
         ok = sum(x["correct"] for x in rows)
         lat = max((x["latency_s"] for x in rows if x["latency_s"] == x["latency_s"]), default=float("nan"))
         energy = sum(x["energy_J"] for x in rows) / len(rows)
@@ -69,7 +109,7 @@ def main() -> int:
             if not x["correct"]:
                 print(f"   wrong: stored {x['stored']:#018x} x {x['x']:#018x} -> {x['result']} (expected {x['expected']})")
         failures += len(rows) - ok
-        report.append({"corner": corner, "path": ops[0].path, "operations": [
+        report.append({"technology": args.technology, "vdd_V": vdd, "corner": corner, "path": ops[0].path, "operations": [
             {**x, "stored": f"{x['stored']:#018x}", "x": f"{x['x']:#018x}"} for x in rows]})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(args.out), json.dumps(report, indent=1, default=float))

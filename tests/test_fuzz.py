@@ -115,6 +115,7 @@ def assert_refused(argv: list[str], d: Path, netlists: Path, outputs=(), keep=()
 CORNERS = ("tt", "ss", "ff", "sf", "fs")
 MODELS = ("stanford-pku", "vteam")
 PSETS = ("default", "exponential", "sky130-1t1r")
+TECHS = ("sky130", "freepdk45")
 CATALOG = {
     "inverter-chain": {
         "vdd": ("float", 0.3, 1.98), "corner": ("choice", CORNERS), "temperature_C": ("float", -55.0, 150.0),
@@ -122,16 +123,17 @@ CATALOG = {
         "slew_s": ("float", 1e-13, 1e-9), "period_s": ("float", 2e-10, 1e-6),
     },
     "bdpe-op": {
-        "corner": ("choice", CORNERS), "vdd": ("float", 1.4, 1.95), "temperature_C": ("float", -40.0, 125.0),
+        "corner": ("choice", CORNERS), "vdd": ("float", 0.0, 1.95), "temperature_C": ("float", -40.0, 125.0),
         "model": ("choice", MODELS), "parameter_set": ("choice", PSETS), "stored": ("word",), "input": ("word",),
         "path": ("choice", ("rram", "register")), "rows": ("int", 1, 1024), "vpre": ("float", 0.05, 0.4),
-        "t_sense": ("float", 1e-11, 1e-7), "window": ("float", 0.0, 1e6),
+        "t_sense": ("float", 0.0, 1e-7), "window": ("float", 0.0, 1e6), "technology": ("choice", TECHS),
+        "parasitics": ("choice", ("none", "estimated")),
     },
     "program-word": {
-        "corner": ("choice", CORNERS), "vdd": ("float", 1.4, 1.95), "temperature_C": ("float", -40.0, 125.0),
-        "model": ("choice", MODELS), "parameter_set": ("choice", PSETS), "word": ("word",),
+        "corner": ("choice", CORNERS), "vdd": ("float", 0.0, 1.95), "temperature_C": ("float", -40.0, 125.0),
+        "model": ("choice", MODELS), "parameter_set": ("choice", PSETS), "word": ("word",), "technology": ("choice", TECHS),
         "initial": ("choice", ("complement", "zeros", "ones")), "cols": ("int", 1, 64), "rows": ("int", 1, 1024),
-        "t_write": ("float", 1e-9, 1e-5),
+        "t_write": ("float", 1e-9, 1e-5), "parasitics": ("choice", ("none", "estimated")),
     },
     "rc-step": {
         "r_ohm": ("float", 1e-3, 1e12), "c_F": ("float", 1e-18, 1.0), "v_step": ("float", -1e3, 1e3),

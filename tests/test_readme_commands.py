@@ -105,6 +105,22 @@ def check_evaluate(cmd, cwd):
         assert any(o.startswith(head) for o in out), line
 
 
+def check_refusal(cmd, cwd):
+    """A bad-input line exactly as the README shows it: exit 2, nothing on stdout, that one line."""
+    proc = sh(cmd, cwd)
+    shown = _readme_block_after(cmd)[0].split("  #")[0].strip()
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.strip() == shown
+
+
+def check_fo4(cmd, cwd):
+    data = _json(sh(cmd, cwd))
+    shown = float(re.search(r"fo4_delay_s ([0-9.e-]+)", [c for c in README.read_text().splitlines()
+                                                         if "simulate fo4 --set technology=freepdk45" in c][0]).group(1))
+    assert data["params"]["technology"] == "freepdk45" and abs(data["fo4_delay_s"] - shown) / shown < 0.05
+    assert 10e-12 < data["fo4_delay_s"] < 20e-12       # 14.4 ps: Nangate45 INV_X1-like sizes at 1.1 V (architecture.md)
+
+
 def check_rram_set(cmd, cwd):
     data = _json(sh(cmd, cwd))
     shown = float(re.search(r"switching_time_s ([0-9.e-]+)", [c for c in README.read_text().splitlines()
@@ -274,6 +290,10 @@ CHECKS = {
     ".venv/bin/bdpe simulate cell-leakage --set cell=nand2_1": check_cell_leakage,
     ".venv/bin/bdpe characterize campaigns/smoke.toml -o t.h5 --executor dask --scheduler tcp://127.0.0.1:8786":
         check_dask_campaign,
+    ".venv/bin/bdpe simulate popcount --set parasitics=bogus": check_refusal,
+    ".venv/bin/bdpe simulate bdpe-op --set technology=freepdk45 --set corner=sf": check_refusal,
+    ".venv/bin/bdpe simulate bdpe-op --set technology=freepdk45 --set vdd=1.8": check_refusal,
+    ".venv/bin/bdpe simulate fo4 --set technology=freepdk45 --json": check_fo4,
     ".venv/bin/bdpe export liberty --tables out/tables-sky130.h5 --corner tt --vdd 1.8 --temp 27 -o out/liberty":
         check_export_liberty,
     ".venv/bin/bdpe export accelergy --tables out/tables-sky130.h5 --corner tt --vdd 1.8 --temp 27 -o out/accelergy":

@@ -57,3 +57,13 @@ def test_evaluate_with_tables(report_tables):
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "corner" in bad.stderr
     missing = bdpe("evaluate", "--network", "yolov3-tiny", "--tables", ROOT / "nope.h5")
     assert missing.returncode == 2
+
+
+def test_robust_window_ignores_a_window_that_works_below_a_failing_one():
+    from bdpe.report import _robust_from
+
+    windows = [3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 270.0]
+    assert _robust_from(windows, [False] * 4 + [True] * 3) == 50.0       # SKY130 at tt, HRS background
+    assert _robust_from(windows, [True] * 4 + [False] * 3) is None       # works only below a failing window
+    assert _robust_from(windows, [True, False] + [True] * 5) == 10.0
+    assert _robust_from(list(reversed(windows)), [True] * 7) == 3.0      # order of the axis does not matter
