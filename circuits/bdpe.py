@@ -448,40 +448,51 @@ def write_row(p: WriteRowParams, tech: Technology) -> tuple[Subckt, list[str]]:
 # area
 
 
-def _device_area_um2(w: float, l: float, m: int = 1) -> float:  # noqa: E741
-    """Drawn area of one custom transistor with its contacts: (W + 0.5) x (L + 2 x 0.5) um
-    (0.5 um for a contacted diffusion on each side of the gate, 0.25 um spacing each side)."""
-    return m * (w + 0.5) * (l + 1.0)
+SKY130_AREA_RULES = {"device_w_extra_um": 0.5, "device_l_extra_um": 1.0, "cell_height_um": 0.92,
+                     "reference_resistor_um2": 20.0, "mim_F_per_um2": 2e-15}
 
 
-def area_estimate(p: BDPEParams, tech: Technology, utilization: float = 0.7) -> dict:
+def _device_area_um2(w: float, l: float, m: int = 1, rules=None) -> float:  # noqa: E741
+    """Drawn area of one custom transistor with its contacts: (W + 0.5) x (L + 2 x 0.5) um in SKY130
+    (0.5 um for a contacted diffusion on each side of the gate, 0.25 um spacing each side); another
+    technology's ``rules`` give its own extras."""
+    r = rules or SKY130_AREA_RULES
+    return m * (w + r["device_w_extra_um"]) * (l + r["device_l_extra_um"])
+
+
+def area_estimate(p: BDPEParams, tech: Technology, utilization: float = 0.7, rules=None) -> dict:
     """Area of the BDPE in um^2, by block.
 
-    Assumptions: standard cells from their LEF SIZE, divided by ``utilization`` (placement
-    density); custom transistors (sense amplifiers, reference) by :func:`_device_area_um2`; the 1T1R
-    cell is (W_access + 0.5 um) x 0.92 um (two poly pitches; the RRAM sits on a via above the
-    drain and adds no area); write drivers per column (2 x and2_4 + inv_1) and one word-line
-    driver per row; no routing channels beyond the utilization factor.
+    Assumptions (``rules``, default :data:`SKY130_AREA_RULES`): standard cells from their LEF SIZE,
+    divided by ``utilization`` (placement density); custom transistors (sense amplifiers,
+    reference) by :func:`_device_area_um2`; the 1T1R cell is (W_access + 0.5 um) x 0.92 um (two poly
+    pitches; the RRAM sits on a via above the drain and adds no area); the reference column's
+    resistor 20 um^2 (poly) and its bit-line capacitance a MIM capacitor at 2 fF/um^2; write drivers
+    per column (2 x and2_4 + inv_1) and one word-line driver per row; no routing channels beyond the
+    utilization factor.
     """
+    r = rules or SKY130_AREA_RULES
     a = p.array
     cols, rows = a.cols, a.rows
-    cell_um2 = (a.cell.access_w_um + 0.5) * 0.92
+    cell_um2 = (a.cell.access_w_um + r["device_w_extra_um"]) * r["cell_height_um"]
     std = lambda c: tech.stdcell_size_um(c)[0] * tech.stdcell_size_um(c)[1]  # noqa: E731
     plan = plan_popcount(p.popcount.inputs)
     n_fa = sum(x.kind == "fa" for x in plan.adders)
     n_ha = len(plan.adders) - n_fa
     s = p.sense
     l = tech.min_length_um["nmos"]  # noqa: E741
-    sa_um2 = (_device_area_um2(s.pre_w_um, l) + _device_area_um2(s.pre_p_w_um, l) + _device_area_um2(s.latch_tail_w_um, l)
-              + 2 * _device_area_um2(s.latch_in_w_um, l) + 2 * _device_area_um2(s.latch_n_w_um, l)
-              + 2 * _device_area_um2(s.latch_p_w_um, l) + 4 * _device_area_um2(s.latch_reset_w_um, l)
+
+    def dev(w, m=1):
+        return _device_area_um2(w, l, m, r)
+
+    sa_um2 = (dev(s.pre_w_um) + dev(s.pre_p_w_um) + dev(s.latch_tail_w_um) + dev(s.latch_in_w_um, 2)
+              + dev(s.latch_n_w_um, 2) + dev(s.latch_p_w_um, 2) + dev(s.latch_reset_w_um, 4)
               + 2 * std("inv_1") + 2 * std("buf_1"))  # as sense_amp instantiates them (scripts/area_crosscheck.py)
-    # the merged replica columns: a reference resistor (poly, ~20 um^2), precharge and access NMOS
-    # per column, and the bit-line capacitance as a MIM capacitor at 2 fF/um^2
+    # the merged replica columns: a reference resistor, precharge NMOS + PMOS (as sense_reference
+    # builds them) and access NMOS per column, the bit-line capacitance as a MIM capacitor; its inv_4
     c_col = rows * (a.c_bl_per_cell_F + s.c_junction_F)
-    # (precharge NMOS + PMOS, as sense_reference builds it, and its inv_4)
-    ref_um2 = cols * (20.0 + _device_area_um2(s.pre_w_um, l) + _device_area_um2(s.pre_p_w_um, l)
-                      + _device_area_um2(a.cell.access_w_um, l) + c_col / 2e-15) + std("inv_4")
+    ref_um2 = cols * (r["reference_resistor_um2"] + dev(s.pre_w_um) + dev(s.pre_p_w_um) + dev(a.cell.access_w_um)
+                      + c_col / r["mim_F_per_um2"]) + std("inv_4")
     blocks = {
         "array_um2": rows * cols * cell_um2,
         "sense_amps_um2": cols * sa_um2,

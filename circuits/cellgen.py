@@ -45,12 +45,11 @@ the SKY130 rule uses its own foundry cells for area, and this estimate only for 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import model_library
 from .netlist import NetlistValueError, check_name, fmt
 
 __all__ = ["CellRule", "CELLS", "cell_netlist_text", "cell_lef_text", "cell_columns", "generate_library",
@@ -275,16 +274,7 @@ def _atomic_text(path: Path, text: str) -> None:
     if path.is_file() and path.read_text() == text:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    model_library.write_atomic(path, text)
 
 
 def generate_library(rule: CellRule, prefix: str, cache: Path) -> Path:

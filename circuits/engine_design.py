@@ -41,7 +41,6 @@ from types import MappingProxyType
 from typing import Mapping
 
 from .bdpe import BDPEParams, SenseParams, area_estimate
-from .popcount import plan_popcount
 from .technology import Technology
 
 __all__ = ["EngineDesign", "engine_design", "engine_params", "engine_area_um2", "AREA_RULES_45NM"]
@@ -106,39 +105,4 @@ def engine_area_um2(p: BDPEParams, tech: Technology, utilization: float = 0.7) -
     FreePDK45 the same blocks with :data:`AREA_RULES_45NM` and the generated cells' footprints."""
     if tech.name != "freepdk45":
         return area_estimate(p, tech, utilization)
-    r = AREA_RULES_45NM
-    a, s = p.array, p.sense
-    cols, rows = a.cols, a.rows
-    l = tech.min_length_um["nmos"]  # noqa: E741
-
-    def dev(w, m=1):
-        return m * (w + r["device_w_extra_um"]) * (l + r["device_l_extra_um"])
-
-    def std(cell):
-        w, h = tech.stdcell_size_um(cell)
-        return w * h
-
-    plan = plan_popcount(p.popcount.inputs)
-    n_fa = sum(x.kind == "fa" for x in plan.adders)
-    n_ha = len(plan.adders) - n_fa
-    cell_um2 = (a.cell.access_w_um + r["device_w_extra_um"]) * r["cell_height_um"]
-    sa_um2 = (dev(s.pre_w_um) + dev(s.pre_p_w_um) + dev(s.latch_tail_w_um) + dev(s.latch_in_w_um, 2)
-              + dev(s.latch_n_w_um, 2) + dev(s.latch_p_w_um, 2) + dev(s.latch_reset_w_um, 4)
-              + 2 * std("inv_1") + 2 * std("buf_1"))
-    c_col = rows * (a.c_bl_per_cell_F + s.c_junction_F)
-    ref_um2 = cols * (r["reference_resistor_um2"] + dev(s.pre_w_um) + dev(s.pre_p_w_um) + dev(a.cell.access_w_um)
-                      + c_col / r["mim_F_per_um2"]) + std("inv_4")
-    blocks = {
-        "array_um2": rows * cols * cell_um2,
-        "sense_amps_um2": cols * sa_um2,
-        "reference_um2": ref_um2,
-        "datapath_um2": cols * (std("mux2_1") + std("xnor2_1")) / utilization,
-        "popcount_um2": (n_fa * std(p.popcount.fa_cell) + n_ha * std(p.popcount.ha_cell)) / utilization,
-        "wl_drivers_um2": rows * std("buf_8") / utilization,
-        "write_drivers_um2": cols * (2 * std("and2_4") + std("inv_1")) / utilization,
-    }
-    blocks["total_um2"] = sum(blocks.values())
-    blocks["cell_um2"] = cell_um2
-    blocks["full_adders"] = n_fa
-    blocks["half_adders"] = n_ha
-    return blocks
+    return area_estimate(p, tech, utilization, rules=AREA_RULES_45NM)

@@ -343,17 +343,23 @@ def subset_file(library: Path, corner: str, deck: str) -> Path:
     if not path.is_file():
         text = (f"* subset of {library} section {corner} (circuits.model_library)\n"
                 + library_subset(statements, roots, sizes))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".spice")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, text)
     return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a derived model or cell file: a temporary file in the same directory, then a rename,
+    so a concurrent reader sees the whole file or none (mode 0644). The directory must exist."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".spice")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 @functools.lru_cache(maxsize=16)

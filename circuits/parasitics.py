@@ -69,9 +69,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -285,18 +283,6 @@ def parasitic_netlist_text(path: Path, model: ParasiticModel, width_um: float) -
     return "\n".join(out) + "\n"
 
 
-def _write_once(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".spice")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
 
 @functools.lru_cache(maxsize=1024)
 def _derived(path: Path, model: ParasiticModel, width_um: float) -> tuple[str, str]:
@@ -313,5 +299,5 @@ def parasitic_netlist(path: Path, model: ParasiticModel, width_um: float) -> Pat
     text, digest = _derived(path, model, float(width_um))
     target = model_library.cache_dir() / f"{path.stem}-parasitics-{digest}.spice"
     if not target.is_file():
-        _write_once(target, text)
+        model_library.write_atomic(target, text)
     return target
