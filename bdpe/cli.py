@@ -192,23 +192,15 @@ def _plot(result, path: str, title: str) -> None:
 RUN_CAMPAIGNS = (("default", "sky130"), ("freepdk45", "freepdk45"))  # (built-in campaign, its technology)
 
 
-def cmd_run(args) -> int:
-    """The main job: the built-in campaign of each technology (cached) -> OUT/tables-<technology>.h5
-    -> every built-in network on paper-a53 with the published DotP numbers and with each
-    technology's tables -> OUT/evaluate.json -> OUT/report/ (report.md, report.html, figures)."""
+def _run_campaigns(args, out: Path, cache_dir, interval) -> list:
+    """Stage 1 of ``bdpe run``: the built-in campaign of every installed technology, cached ->
+    [(technology, OUT/tables-<technology>.h5)]."""
     from campaigns import available, builtin
     from characterize.campaign import parse_campaign, plan
     from characterize.execute import run_campaign
-    from characterize.files import check_output_dir
     from circuits.technology import TechnologyNotFound, get_technology
 
-    _check_jobs(args.jobs)
-    interval = _progress_interval(args.progress_interval)
-    out = check_output_dir("--out", args.out)
-    cache_dir = _cache_dir(args.cache)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    produced = []  # (technology, tables path)
+    produced = []
     for name, tech in RUN_CAMPAIGNS:
         if name not in available():
             continue
@@ -227,6 +219,22 @@ def cmd_run(args) -> int:
         for op, coords, message in summary.failures:
             _say(f"  failed: {op} {coords}: {message[:160]}")
         produced.append((tech, path))
+    return produced
+
+
+def cmd_run(args) -> int:
+    """The main job: the built-in campaign of each technology (cached) -> OUT/tables-<technology>.h5
+    -> every built-in network on paper-a53 with the published DotP numbers and with each
+    technology's tables -> OUT/evaluate.json -> OUT/report/ (report.md, report.html, figures)."""
+    from characterize.files import check_output_dir
+
+    _check_jobs(args.jobs)
+    interval = _progress_interval(args.progress_interval)
+    out = check_output_dir("--out", args.out)
+    cache_dir = _cache_dir(args.cache)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    produced = _run_campaigns(args, out, cache_dir, interval)  # (technology, tables path)
 
     if not produced:
         raise RuntimeError("no technology of the built-in campaigns is installed (scripts/setup.sh installs them)")
@@ -417,10 +425,16 @@ def cmd_evaluate(args) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
+    _print_evaluation(data, get_platform(args.platform).f_clk_Hz)
+    return 0
+
+
+def _print_evaluation(data: dict, f_clk_Hz: float) -> None:
+    """The text form of ``bdpe evaluate``."""
     _out(f"{data['network']} on {data['platform']}: {data['bdp_ops']:,} BDPs, {data['kernel_words']:,} kernel words, "
           f"RRAM {data['rram_words']} words, usage {data['bdpe_usage']:.2%}; BDPE: {data['bdpe_config']['source']}")
     c = data["bdpe_config"]
-    _out(f"BDPE timing at {get_platform(args.platform).f_clk_Hz / 1e9:g} GHz: CHK {c['chk_cycles']} cycles (a new one every "
+    _out(f"BDPE timing at {f_clk_Hz / 1e9:g} GHz: CHK {c['chk_cycles']} cycles (a new one every "
          f"{c['chk_interval_cycles']}), DPM {c['dpm_cycles']} (every {c['dpm_interval_cycles']}); "
          f"{'pipelined' if c['pipelined'] else 'unpipelined'}; word loop unrolled x{data['model']['unroll']}")
     head = f"{'layer':10s} {'kind':9s} {'BDPs':>12s} {'RRAM hits':>12s} {'base Mcyc':>10s} {'BDPE Mcyc':>10s} {'base L1D':>12s} {'BDPE L1D':>12s}"
@@ -441,7 +455,6 @@ def cmd_evaluate(args) -> int:
     _out("gain vs BDPE latency: " + ", ".join(f"{s['bdpe_latency_cycles']} cyc {s['performance']:+.2%}"
                                              for s in data["latency_sweep"]))
     _print_mechanisms(data)
-    return 0
 
 
 def _print_mechanisms(data: dict) -> None:
@@ -624,6 +637,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="validate the parameters and build the deck; do not simulate")
     p.set_defaults(func=cmd_simulate_or_list)
 
+    _add_evaluate_parser(sub)
+    _add_accuracy_parser(sub)
+    _add_export_parser(sub)
+    return parser
+
+
+def _add_evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="per-layer cost tally, baseline CPU vs CPU + BDPE")
     p.add_argument("--network", required=True)
     p.add_argument("--platform", default="paper-a53")
@@ -642,9 +662,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="BDPs per iteration of the word loop (default 1: Darknet's loop, the published runs')")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
-    _add_accuracy_parser(sub)
-    _add_export_parser(sub)
-    return parser
 
 
 def _add_accuracy_parser(sub) -> None:

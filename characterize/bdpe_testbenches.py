@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from circuits.bdpe import (ArrayParams, BDPEParams, CellParams, SenseParams, WriteRowParams, bdpe, cell_states,
-                           rram_array, sense_amp, sense_reference, write_row)
+                           engine_floorplan, popcount_wire_caps, rram_array, sense_amp, sense_reference, write_row)
 from circuits.netlist import NetlistValueError, check_int, check_word, fmt
 from circuits.parasitics import PARASITIC_MODES
 from circuits import wireload
@@ -424,7 +424,7 @@ def _build_sense(p: SenseXnorTB, tech: Technology) -> SimSpec:
               "Xbs q 0 sel x y vdd 0 bit_slice",
               f"Cy y 0 {fmt(C_OUT_LOAD_F)}"]
     if wireload.enabled(tech):  # the slice's routes as in the engine (column 0)
-        caps = wireload.engine_wire_caps(plan_popcount(64), tech, wireload.floorplan(tech=tech))
+        caps = wireload.engine_wire_caps(plan_popcount(64), tech, engine_floorplan(tech=tech))
         lines += wireload.cap_lines({"q": caps["q0"], "blref": caps["blref"]}, ground="0")
     probes = (Probe("y", "v", "y"), Probe("q", "v", "q"), Probe("bl", "v", "bl"), Probe("blref", "v", "blref"),
               Probe("sae", "v", "sae"), Probe("pre", "v", "pre"), Probe("x", "v", "x"), Probe("i_vdd", "i", "Vdd"),
@@ -565,7 +565,7 @@ def _popcount_vectors(p: PopcountTB) -> list[int]:
 
 def _build_popcount(p: PopcountTB, tech: Technology) -> SimSpec:
     tech = tech.with_stdcell_parasitics(p.parasitics)
-    pc = popcount(PopcountParams(inputs=p.inputs), tech)
+    pc = popcount(PopcountParams(inputs=p.inputs), tech, popcount_wire_caps(p.inputs, tech))
     vecs = _popcount_vectors(p)
     k_out = len(plan_popcount(p.inputs).outputs)
     srcs = [_PWL(0.0) for _ in range(p.inputs)]

@@ -58,7 +58,7 @@ from .technology import Technology
 
 __all__ = ["CellParams", "ArrayParams", "SenseParams", "BDPEParams", "WriteRowParams", "rram_array",
            "sense_amp", "sense_reference", "bit_slice", "bdpe", "write_row", "area_estimate", "cell_states",
-           "reference_resistance", "d2d_resistance_factors"]
+           "reference_resistance", "d2d_resistance_factors", "engine_floorplan", "popcount_wire_caps"]
 
 
 def _f(default, unit, doc):
@@ -384,7 +384,7 @@ def bdpe(p: BDPEParams, tech: Technology) -> tuple[Subckt, list[str]]:
     sa = sense_amp(p.sense, tech)
     ref = sense_reference(p.sense, p.array.cell, p.array.rows, p.array.c_bl_per_cell_F, cols, tech)
     bs = bit_slice(tech)
-    pc = popcount(p.popcount, tech)
+    pc = popcount(p.popcount, tech, popcount_wire_caps(p.popcount.inputs, tech))
     k_out = len(plan_popcount(cols).outputs)
     n_words = len(p.array.words)
     name = f"bdpe_{_hash(p, tech.name)}"
@@ -404,7 +404,7 @@ def bdpe(p: BDPEParams, tech: Technology) -> tuple[Subckt, list[str]]:
         lines.append(f"Xbs{i} {f'q{i}' if p.read_path else 'vss'} a{i} sel x{i} y{i} vdd vss bit_slice")
     lines.append(f"Xpc {' '.join([f'y{i}' for i in range(cols)] + [f's{i}' for i in range(k_out)])} vdd vss {pc.name}")
     if wireload.enabled(tech):  # estimated parasitics: the engine's routes by fanout and floorplan distance
-        lines += wireload.cap_lines(wireload.engine_wire_caps(plan_popcount(cols), tech, wireload.floorplan(p, tech),
+        lines += wireload.cap_lines(wireload.engine_wire_caps(plan_popcount(cols), tech, engine_floorplan(p, tech),
                                                               read_path=p.read_path))
     lines.append(f".ends {name}")
     blocks = (rram_subckts + [arr.text, sa.text, ref.text]) if p.read_path else []
@@ -446,6 +446,31 @@ def write_row(p: WriteRowParams, tech: Technology) -> tuple[Subckt, list[str]]:
 
 # ----------------------------------------------------------------------------------------------
 # area
+
+
+def engine_floorplan(params: BDPEParams | None = None, tech: Technology | None = None) -> "wireload.Floorplan":
+    """The floorplan of an engine (default: the default engine in SKY130) for the wire-load model:
+    blocks of the array's width stacked, their heights from :func:`area_estimate`."""
+    p = params if params is not None else BDPEParams()
+    if tech is None:
+        from .technology import sky130
+        tech = sky130()
+    a = area_estimate(p, tech, utilization=wireload.SKY130_WIRES.utilization)
+    cols = p.array.cols
+    pitch = p.array.cell.access_w_um + 0.5
+    width = cols * pitch
+    return wireload.Floorplan(cols=cols, pitch_um=pitch, width_um=width, array_h_um=a["array_um2"] / width,
+                              sense_h_um=a["sense_amps_um2"] / width, datapath_h_um=a["datapath_um2"] / width,
+                              popcount_h_um=a["popcount_um2"] / width)
+
+
+def popcount_wire_caps(inputs: int, tech: Technology) -> dict | None:
+    """The routes of a popcount of ``inputs`` inputs placed as in the default engine resized to that
+    many columns, when ``tech`` has estimated parasitics (else None)."""
+    if not wireload.enabled(tech):
+        return None
+    fp = engine_floorplan(BDPEParams(array=ArrayParams(cols=inputs), popcount=PopcountParams(inputs=inputs)), tech)
+    return wireload.popcount_wire_caps(plan_popcount(inputs), tech, fp)
 
 
 SKY130_AREA_RULES = {"device_w_extra_um": 0.5, "device_l_extra_um": 1.0, "cell_height_um": 0.92,

@@ -149,9 +149,76 @@ class _Builder:
             self.p(mid, b, "VPWR", r.wp_um)
 
 
-def _body(base: str, drive: int, rule: CellRule) -> _Builder:
-    b = _Builder(rule)
-    r = rule
+def _xor_family(b: _Builder, base: str, drive: int, r: CellRule) -> None:
+    """xnor2 (nand2 + OAI21, as sky130_fd_sc_hd's) and xor2 (the same, inverted)."""
+    out = "Y" if base == "xnor2" else "xn"
+    w_n, w_p = (r.wn_um * drive, r.wp_um * drive) if base == "xnor2" else (r.wn_um, r.wp_um)
+    b.nand2("A", "B", "n1")
+    # OAI21: Y = NOT((A + B) . n1)
+    b.n(out, "n1", "o1", w_n)
+    b.n("o1", "A", "VGND", w_n)
+    b.n("o1", "B", "VGND", w_n)
+    b.p(out, "n1", "VPWR", w_p)
+    b.p(out, "B", "o2", w_p)
+    b.p("o2", "A", "VPWR", w_p)
+    if base == "xor2":
+        b.inv("xn", "X", drive)
+
+
+def _mux2(b: _Builder, base: str, drive: int, r: CellRule) -> None:
+    wn, wp = r.wn_int_um, r.wp_int_um
+    b.inv("S", "sb", internal=True)
+    # AOI22: m = NOT(A0 . sb + A1 . S)
+    b.n("m", "A0", "a0n", wn)
+    b.n("a0n", "sb", "VGND", wn)
+    b.n("m", "A1", "a1n", wn)
+    b.n("a1n", "S", "VGND", wn)
+    b.p("m", "A0", "pm", wp)
+    b.p("m", "sb", "pm", wp)
+    b.p("pm", "A1", "VPWR", wp)
+    b.p("pm", "S", "VPWR", wp)
+    b.inv("m", "X", drive)
+
+
+def _full_adder(b: _Builder, base: str, drive: int, r: CellRule) -> None:
+    """The 28-transistor mirror adder."""
+    wn, wp = r.wn_int_um, r.wp_int_um
+    # carry: cb = NOT(A.B + CIN.(A + B)); the pull-up is the same network of PMOS (mirror)
+    for dev, w, rail, tag in ((b.n, wn, "VGND", "n"), (b.p, wp, "VPWR", "p")):
+        dev(f"c{tag}1", "A", rail, w)
+        dev(f"c{tag}1", "B", rail, w)
+        dev("cb", "CIN", f"c{tag}1", w)
+        dev(f"c{tag}2", "A", rail, w)
+        dev("cb", "B", f"c{tag}2", w)
+    # sum: sb = NOT(A.B.CIN + cout.(A + B + CIN)), cout = NOT(cb), expressed with cb
+    for dev, w, rail, tag in ((b.n, wn, "VGND", "n"), (b.p, wp, "VPWR", "p")):
+        dev(f"s{tag}1", "A", rail, w)
+        dev(f"s{tag}1", "B", rail, w)
+        dev(f"s{tag}1", "CIN", rail, w)
+        dev("sb", "cb", f"s{tag}1", w)
+        dev(f"s{tag}2", "A", rail, w)
+        dev(f"s{tag}3", "B", f"s{tag}2", w)
+        dev("sb", "CIN", f"s{tag}3", w)
+    b.inv("cb", "COUT", drive)
+    b.inv("sb", "SUM", drive)
+
+
+def _half_adder(b: _Builder, base: str, drive: int, r: CellRule) -> None:
+    b.nand2("A", "B", "n1")
+    b.inv("n1", "COUT", drive)
+    # x = XNOR(A, B) = NOT((A + B) . n1), at internal width; SUM = NOT(x)
+    wn, wp = r.wn_int_um, r.wp_int_um
+    b.n("x", "n1", "o1", wn)
+    b.n("o1", "A", "VGND", wn)
+    b.n("o1", "B", "VGND", wn)
+    b.p("x", "n1", "VPWR", wp)
+    b.p("x", "B", "o2", wp)
+    b.p("o2", "A", "VPWR", wp)
+    b.inv("x", "SUM", drive)
+
+
+def _simple(b: _Builder, base: str, drive: int, r: CellRule) -> None:
+    """inv, buf, nand2, nor2, and2, or2."""
     if base == "inv":
         b.inv("A", "Y", drive)
     elif base == "buf":
@@ -161,72 +228,22 @@ def _body(base: str, drive: int, rule: CellRule) -> _Builder:
         b.nand2("A", "B", "Y", drive)
     elif base == "nor2":
         b.nor2("A", "B", "Y", drive)
-    elif base == "and2":
-        b.nand2("A", "B", "yb")
+    else:  # and2, or2: the inverted gate and an output inverter
+        (b.nand2 if base == "and2" else b.nor2)("A", "B", "yb")
         b.inv("yb", "X", drive)
-    elif base == "or2":
-        b.nor2("A", "B", "yb")
-        b.inv("yb", "X", drive)
-    elif base in ("xnor2", "xor2"):
-        out = "Y" if base == "xnor2" else "xn"
-        w_n, w_p = (r.wn_um * drive, r.wp_um * drive) if base == "xnor2" else (r.wn_um, r.wp_um)
-        b.nand2("A", "B", "n1")
-        # OAI21: Y = NOT((A + B) . n1)
-        b.n(out, "n1", "o1", w_n)
-        b.n("o1", "A", "VGND", w_n)
-        b.n("o1", "B", "VGND", w_n)
-        b.p(out, "n1", "VPWR", w_p)
-        b.p(out, "B", "o2", w_p)
-        b.p("o2", "A", "VPWR", w_p)
-        if base == "xor2":
-            b.inv("xn", "X", drive)
-    elif base == "mux2":
-        wn, wp = r.wn_int_um, r.wp_int_um
-        b.inv("S", "sb", internal=True)
-        # AOI22: m = NOT(A0 . sb + A1 . S)
-        b.n("m", "A0", "a0n", wn)
-        b.n("a0n", "sb", "VGND", wn)
-        b.n("m", "A1", "a1n", wn)
-        b.n("a1n", "S", "VGND", wn)
-        b.p("m", "A0", "pm", wp)
-        b.p("m", "sb", "pm", wp)
-        b.p("pm", "A1", "VPWR", wp)
-        b.p("pm", "S", "VPWR", wp)
-        b.inv("m", "X", drive)
-    elif base == "fa":
-        wn, wp = r.wn_int_um, r.wp_int_um
-        # carry: cb = NOT(A.B + CIN.(A + B)); the pull-up is the same network of PMOS (mirror)
-        for dev, w, rail, tag in ((b.n, wn, "VGND", "n"), (b.p, wp, "VPWR", "p")):
-            dev(f"c{tag}1", "A", rail, w)
-            dev(f"c{tag}1", "B", rail, w)
-            dev("cb", "CIN", f"c{tag}1", w)
-            dev(f"c{tag}2", "A", rail, w)
-            dev("cb", "B", f"c{tag}2", w)
-        # sum: sb = NOT(A.B.CIN + cout.(A + B + CIN)), cout = NOT(cb), expressed with cb
-        for dev, w, rail, tag in ((b.n, wn, "VGND", "n"), (b.p, wp, "VPWR", "p")):
-            dev(f"s{tag}1", "A", rail, w)
-            dev(f"s{tag}1", "B", rail, w)
-            dev(f"s{tag}1", "CIN", rail, w)
-            dev("sb", "cb", f"s{tag}1", w)
-            dev(f"s{tag}2", "A", rail, w)
-            dev(f"s{tag}3", "B", f"s{tag}2", w)
-            dev("sb", "CIN", f"s{tag}3", w)
-        b.inv("cb", "COUT", drive)
-        b.inv("sb", "SUM", drive)
-    elif base == "ha":
-        b.nand2("A", "B", "n1")
-        b.inv("n1", "COUT", drive)
-        # x = XNOR(A, B) = NOT((A + B) . n1), at internal width; SUM = NOT(x)
-        wn, wp = r.wn_int_um, r.wp_int_um
-        b.n("x", "n1", "o1", wn)
-        b.n("o1", "A", "VGND", wn)
-        b.n("o1", "B", "VGND", wn)
-        b.p("x", "n1", "VPWR", wp)
-        b.p("x", "B", "o2", wp)
-        b.p("o2", "A", "VPWR", wp)
-        b.inv("x", "SUM", drive)
-    else:  # pragma: no cover - CELLS and this function list the same cells
-        raise AssertionError(base)
+
+
+_BODIES = {"inv": _simple, "buf": _simple, "nand2": _simple, "nor2": _simple, "and2": _simple, "or2": _simple,
+           "xnor2": _xor_family, "xor2": _xor_family, "mux2": _mux2, "fa": _full_adder, "ha": _half_adder}
+
+
+def _body(base: str, drive: int, rule: CellRule) -> _Builder:
+    b = _Builder(rule)
+    try:
+        build = _BODIES[base]
+    except KeyError:  # pragma: no cover - CELLS and _BODIES list the same cells
+        raise AssertionError(base) from None
+    build(b, base, drive, rule)
     return b
 
 

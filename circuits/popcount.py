@@ -15,7 +15,6 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from . import wireload
 from .netlist import Subckt, check_int
 from .stdcells import stdcell_instance
 from .technology import Technology
@@ -86,8 +85,9 @@ class PopcountParams:
     ha_cell: str = field(default="ha_1", metadata={"unit": "-", "doc": "half-adder standard cell"})
 
 
-def popcount(p: PopcountParams, tech: Technology) -> Subckt:
-    """``.subckt popcount_<n> in0 .. in<n-1> s0 .. s<k-1> vdd vss`` from FA/HA standard cells."""
+def popcount(p: PopcountParams, tech: Technology, wire_caps=None) -> Subckt:
+    """``.subckt popcount_<n> in0 .. in<n-1> s0 .. s<k-1> vdd vss`` from FA/HA standard cells;
+    ``wire_caps`` (net -> F, :func:`circuits.wireload.popcount_wire_caps`) adds the tree's routes."""
     plan = plan_popcount(p.inputs)
     k = len(plan.outputs)
     name = f"popcount_{p.inputs}"
@@ -104,8 +104,9 @@ def popcount(p: PopcountParams, tech: Technology) -> Subckt:
     for i, net in enumerate(plan.outputs):
         # outputs are the adder nets themselves, joined to the ports by zero-ohm-free aliases
         lines.append(f"Vout{i} s{i} {net} dc 0")
-    if wireload.enabled(tech):  # estimated parasitics: the tree's own routes (circuits.wireload)
-        lines += wireload.cap_lines(wireload.popcount_wire_caps(plan, tech))
+    if wire_caps:  # estimated parasitics: the tree's own routes
+        from .wireload import cap_lines
+        lines += cap_lines(wire_caps)
     lines.append(f".ends {name}")
     includes = tuple(str(tech.stdcell_netlist(c)) for c in (p.fa_cell, p.ha_cell))
     return Subckt(name=name, ports=ports, text="\n".join(lines), includes=includes)

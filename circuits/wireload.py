@@ -19,7 +19,7 @@ neighbours at minimum spacing couples more (the array's bit lines assume 0.2 fF/
 is therefore uncertain by up to ~2x upwards.  Wire resistance is left out: 0.125 ohm/sq gives
 < 100 ohm for the longest net here (~100 um) against tens of fF, i.e. < 5 ps.
 
-**Floorplan** (:func:`floorplan`): the engine is a stack of blocks of one width, the array's
+**Floorplan** (:func:`circuits.bdpe.engine_floorplan`): the engine is a stack of blocks of one width, the array's
 (``cols`` columns at the 1T1R cell's pitch, W_access + 0.5 um, as in ``area_estimate``): the array,
 the sense amplifiers, the datapath (mux + XNOR per column), the popcount.  Each block's height is
 its area (from ``area_estimate``, with its placement utilisation) over that width.  Column i sits at
@@ -42,8 +42,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["WireLoadModel", "SKY130_WIRES", "Floorplan", "floorplan", "lef_wire_cap_per_um", "route_length",
-           "floorplan_for_columns", "enabled", "popcount_wire_caps", "engine_wire_caps", "bit_slice_wire_caps", "cap_lines"]
+__all__ = ["WireLoadModel", "SKY130_WIRES", "Floorplan", "lef_wire_cap_per_um", "route_length", "enabled", "popcount_wire_caps", "engine_wire_caps", "bit_slice_wire_caps", "cap_lines"]
 
 
 @dataclass(frozen=True)
@@ -133,32 +132,6 @@ class Floorplan:
         return self.array_h_um + self.sense_h_um + self.datapath_h_um
 
 
-def floorplan(params=None, tech=None) -> Floorplan:
-    """The floorplan of a :class:`circuits.bdpe.BDPEParams` engine (default: the default engine)."""
-    from .bdpe import BDPEParams, area_estimate  # bdpe imports this module: resolved at call time
-
-    p = params if params is not None else BDPEParams()
-    if tech is None:
-        from .technology import sky130
-        tech = sky130()
-    a = area_estimate(p, tech, utilization=SKY130_WIRES.utilization)
-    cols = p.array.cols
-    pitch = p.array.cell.access_w_um + 0.5
-    width = cols * pitch
-    return Floorplan(cols=cols, pitch_um=pitch, width_um=width, array_h_um=a["array_um2"] / width,
-                     sense_h_um=a["sense_amps_um2"] / width, datapath_h_um=a["datapath_um2"] / width,
-                     popcount_h_um=a["popcount_um2"] / width)
-
-
-def floorplan_for_columns(cols: int, tech) -> Floorplan:
-    """The floorplan of the default engine resized to ``cols`` columns (and a popcount of as many
-    inputs): the geometry a stand-alone popcount of ``cols`` inputs is given."""
-    from .bdpe import ArrayParams, BDPEParams
-    from .popcount import PopcountParams
-
-    return floorplan(BDPEParams(array=ArrayParams(cols=cols), popcount=PopcountParams(inputs=cols)), tech)
-
-
 def route_length(points, model: WireLoadModel = SKY130_WIRES) -> tuple[float, float]:
     """(horizontal um, vertical um) of a net joining ``points`` (driver first, then its sinks): the
     bounding box's half perimeter, plus ``pin_stub_um`` per pin counted as vertical."""
@@ -171,11 +144,10 @@ def _cap(tech, h_um: float, v_um: float, model: WireLoadModel) -> float:
     return h_um * lef_wire_cap_per_um(tech, model.horizontal_layer) + v_um * lef_wire_cap_per_um(tech, model.vertical_layer)
 
 
-def popcount_wire_caps(plan, tech, fp: Floorplan | None = None, model: WireLoadModel = SKY130_WIRES) -> dict[str, float]:
+def popcount_wire_caps(plan, tech, fp: Floorplan, model: WireLoadModel = SKY130_WIRES) -> dict[str, float]:
     """Wiring capacitance (F) of every internal net of a popcount ``plan``
     (:func:`circuits.popcount.plan_popcount`), input ``k`` coming from column ``k`` of the datapath.
     The nets driven from outside (its inputs) are the engine's: see :func:`engine_wire_caps`."""
-    fp = fp or floorplan_for_columns(len(plan.inputs), tech)
     if len(plan.inputs) > fp.cols:
         raise ValueError(f"popcount of {len(plan.inputs)} inputs on a floorplan of {fp.cols} columns")
     support: dict[str, list[int]] = {net: [k] for k, net in enumerate(plan.inputs)}
@@ -213,14 +185,13 @@ def popcount_input_points(plan, fp: Floorplan) -> dict[int, tuple[float, float]]
     return out
 
 
-def engine_wire_caps(plan, tech, fp: Floorplan | None = None, read_path: bool = True,
+def engine_wire_caps(plan, tech, fp: Floorplan, read_path: bool = True,
                      model: WireLoadModel = SKY130_WIRES) -> dict[str, float]:
     """Wiring capacitance (F) of the nets of the engine's top level (the names of
     :func:`circuits.bdpe.bdpe`): ``y<i>`` (XNOR of column i -> its popcount adder), ``x<i>`` (input
     bit from the datapath's edge to the XNOR), ``sel`` (to every mux), and with the read path
     ``q<i>`` (sense amplifier -> mux), ``sae``, ``pre`` (to every sense amplifier and the
     reference) and ``blref`` (the reference node at every latch input)."""
-    fp = fp or floorplan(tech=tech)
     cols = fp.cols
     adder_at = popcount_input_points(plan, fp)
     caps = {}

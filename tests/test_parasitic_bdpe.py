@@ -28,23 +28,29 @@ def test_route_length_and_floorplan(sky130_tech):
     stub = wireload.SKY130_WIRES.pin_stub_um
     assert wireload.route_length([(0, 0), (10, 3)]) == (10, 3 + 2 * stub)
     assert wireload.route_length([(5, 0), (0, 1), (9, 2)]) == (9, 2 + 3 * stub)
-    fp = wireload.floorplan(tech=sky130_tech)
+    from circuits.bdpe import engine_floorplan
+
+    fp = engine_floorplan(tech=sky130_tech)
     assert fp.width_um == pytest.approx(64 * 1.5)
     assert fp.array_h_um == pytest.approx(128 * 0.92)  # the array's area over its own width: 128 rows x 0.92 um
 
 
 def test_popcount_wires_only_with_estimated_parasitics(sky130_tech):
-    plain = popcount(PopcountParams(), sky130_tech)
+    from circuits.bdpe import engine_floorplan, popcount_wire_caps
+
+    assert popcount_wire_caps(64, sky130_tech) is None
+    plain = popcount(PopcountParams(), sky130_tech, popcount_wire_caps(64, sky130_tech))
     est_tech = sky130_tech.with_stdcell_parasitics("estimated")
-    est = popcount(PopcountParams(), est_tech)
+    est = popcount(PopcountParams(), est_tech, popcount_wire_caps(64, est_tech))
     assert "Cwire" not in plain.text and plain.name == est.name
     plan = plan_popcount(64)
     fed = {net for a in plan.adders for net in a.inputs} - set(plan.inputs)
-    caps = wireload.popcount_wire_caps(plan, est_tech)
+    fp = engine_floorplan(tech=est_tech)
+    caps = wireload.popcount_wire_caps(plan, est_tech, fp)
+    assert caps == popcount_wire_caps(64, est_tech)
     assert set(caps) == fed  # every adder-to-adder net, and no other
     assert est.text.count("Cwire_") == len(fed)
     # lengths differ with distance in the tree, and none exceeds the popcount block's bounding box
-    fp = wireload.floorplan(tech=est_tech)
     c_max = wireload.lef_wire_cap_per_um(est_tech, "met1")
     bound = c_max * (fp.width_um + fp.popcount_h_um + 2 * wireload.SKY130_WIRES.pin_stub_um)
     assert max(caps.values()) > 3 * min(caps.values()) > 0
@@ -64,7 +70,9 @@ def test_engine_wires(sky130_tech):
         assert f"Cwire_{net} " in est.text, net
     reg, _ = bdpe(BDPEParams(read_path=False), est_tech)
     assert "Cwire_sel " in reg.text and "Cwire_q0 " not in reg.text and "Cwire_sae " not in reg.text
-    caps = wireload.engine_wire_caps(plan_popcount(64), est_tech)
+    from circuits.bdpe import engine_floorplan
+
+    caps = wireload.engine_wire_caps(plan_popcount(64), est_tech, engine_floorplan(tech=est_tech))
     # a broadcast along the engine (~96 um + 65 stubs) is far heavier than a column's own route
     assert caps["sel"] > 5 * caps["y0"] > 0
     c_um = wireload.lef_wire_cap_per_um(est_tech, "met1")
