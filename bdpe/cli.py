@@ -28,6 +28,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _Once(argparse.Action):
+    """A single-valued option given twice is an error (argparse would keep the last silently)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is not None:
+            raise UsageError(f"{option_string} given twice ({getattr(namespace, self.dest)!r} and {values!r}): "
+                             "give it once")
+        setattr(namespace, self.dest, values)
+
+
 def _parse_sets(items: list[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for item in items:
@@ -330,6 +340,12 @@ def cmd_report(args) -> int:
     from characterize.tables import TableError, TableSet
 
     first, *more = args.tables
+    seen = {}
+    for path in args.tables:
+        key = Path(path).resolve()
+        if key in seen:
+            raise UsageError(f"--tables {path!r}: the same file as {seen[key]!r} (give each file once)")
+        seen[key] = path
     tables = _open_bdpe_tables(first)
     groups = group_by_technology(args.tables, [tables] + [_open_table_file(p) for p in more])
     primary = groups[0][0]
@@ -422,6 +438,9 @@ def cmd_evaluate(args) -> int:
         bdpe = replace(bdpe, pipelined=True)
     result = evaluate(get_network(args.network), replace(get_platform(args.platform), unroll=args.unroll), bdpe)
     data = result.to_dict()
+    if args.tables is not None:  # which operating point of which technology the numbers are
+        data["bdpe_config"].update({"technology": str(tables.attrs.get("technology", "?")), "corner": corner, "vdd": vdd,
+                                    "temperature": 27.0 if args.temp is None else args.temp})
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -434,7 +453,7 @@ def _print_evaluation(data: dict, f_clk_Hz: float) -> None:
     _out(f"{data['network']} on {data['platform']}: {data['bdp_ops']:,} BDPs, {data['kernel_words']:,} kernel words, "
           f"RRAM {data['rram_words']} words, usage {data['bdpe_usage']:.2%}; BDPE: {data['bdpe_config']['source']}")
     c = data["bdpe_config"]
-    _out(f"BDPE timing at {f_clk_Hz / 1e9:g} GHz: CHK {c['chk_cycles']} cycles (a new one every "
+    _out(f"BDPE timing at {f_clk_Hz / 1e9:g} GHz: CHK {_cycles(c['chk_cycles'])} (a new one every "
          f"{c['chk_interval_cycles']}), DPM {c['dpm_cycles']} (every {c['dpm_interval_cycles']}); "
          f"{'pipelined' if c['pipelined'] else 'unpipelined'}; word loop unrolled x{data['model']['unroll']}")
     head = f"{'layer':10s} {'kind':9s} {'BDPs':>12s} {'RRAM hits':>12s} {'base Mcyc':>10s} {'BDPE Mcyc':>10s} {'base L1D':>12s} {'BDPE L1D':>12s}"
@@ -452,9 +471,13 @@ def _print_evaluation(data: dict, f_clk_Hz: float) -> None:
     g = data["gain"]
     _out(f"gain: performance {g['performance']:+.2%}, energy {g['energy']:+.2%} (with DRAM {g['energy_with_dram']:+.2%}), "
           f"memory accesses per BDP -{g['mem_access_reduction_per_bdp']:.4f}")
-    _out("gain vs BDPE latency: " + ", ".join(f"{s['bdpe_latency_cycles']} cyc {s['performance']:+.2%}"
+    _out("gain vs BDPE latency (CHK = DPM = N cycles, unpipelined): " + ", ".join(f"{s['bdpe_latency_cycles']} cyc {s['performance']:+.2%}"
                                              for s in data["latency_sweep"]))
     _print_mechanisms(data)
+
+
+def _cycles(n) -> str:
+    return f"{n} cycle" if n == 1 else f"{n} cycles"
 
 
 def _print_mechanisms(data: dict) -> None:
@@ -648,7 +671,7 @@ def _add_evaluate_parser(sub) -> None:
     p.add_argument("--network", required=True)
     p.add_argument("--platform", default="paper-a53")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--tables", metavar="TABLES.h5")
+    src.add_argument("--tables", metavar="TABLES.h5", action=_Once, help="characterized tables (bdpe run: out/tables-<technology>.h5)")
     src.add_argument("--published-dotp", action="store_true", help="published 28 nm DotP numbers (default)")
     cap = p.add_mutually_exclusive_group()
     cap.add_argument("--rram-words", type=_int_arg, help="RRAM capacity in 64-bit words (default 128)")
@@ -669,7 +692,7 @@ def _add_accuracy_parser(sub) -> None:
     p.add_argument("--network", required=True, help="a trained network (digits-bnn)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--ber", type=_float_arg, help="bit-error rate of an RRAM-resident bit, in [0, 1] (default 0)")
-    src.add_argument("--tables", metavar="TABLES.h5", help="read the rate from a sense_ber table (campaigns/sense_ber.toml)")
+    src.add_argument("--tables", metavar="TABLES.h5", action=_Once, help="read the rate from a sense_ber table (campaigns/sense_ber.toml)")
     p.add_argument("--corner", help="with --tables")
     p.add_argument("--vdd", type=_float_arg, help="with --tables")
     p.add_argument("--window", type=_float_arg, help="with --tables: R_off / R_on")

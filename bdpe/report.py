@@ -224,9 +224,15 @@ def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, cor
         ctx.summary["more_tables"] = {str(p): sorted(set(f.operations)) for p, f in zip(paths[1:], tables.files[1:])}
     ctx.doc.h(1, f"BDPE: RRAM binary dot-product engine, from {ctx.tlabel} transistors to BNN inference")
     ctx.doc.p(f"Tables: {tables_path} (campaign '{tables.attrs.get('campaign_name', '?')}', sha256 {ctx.chash}..., "
-              f"created {tables.attrs.get('created_utc', '?')}, {tables.attrs.get('ngspice_version', '')}, technology "
+              f"created {tables.attrs.get('created_utc', '?')}, ngspice {tables.attrs.get('ngspice_version', '')}, technology "
               f"{tables.attrs.get('technology_source', '')}, git {str(tables.attrs.get('git_commit', ''))[:12]}). "
               f"System figures use the paper-a53 platform model at operating point {ctx.point}.")
+    for t, ts, ps in others:
+        ctx.doc.p(f"Compared with {tech_label(t)}: {', '.join(str(p) for p in ps)} (campaign "
+                  f"'{ts.attrs.get('campaign_name', '?')}', sha256 {str(ts.attrs.get('campaign_sha256', ''))[:12]}..., "
+                  f"created {ts.attrs.get('created_utc', '?')}): see Technologies side by side.")
+    if others:
+        ctx.summary["other_technologies"] = {t: [str(p) for p in ps] for t, _, ps in others}
     for p, f in zip(paths[1:], tables.files[1:]):
         ctx.doc.p(f"More tables: {p} (campaign '{f.attrs.get('campaign_name', '?')}', sha256 "
                   f"{str(f.attrs.get('campaign_sha256', ''))[:12]}..., created {f.attrs.get('created_utc', '?')}): "
@@ -719,11 +725,17 @@ def _section_technologies(ctx: _Ctx) -> None:
                 for c in cols.values()],
             ["windows sensed correctly, tt (both backgrounds)", "down to 1.09 (claimed)"] + [
                 "n/a" if "smallest_window_tt" not in c else
-                (("from " + f"{c['smallest_window_tt']:g} up" if c["smallest_window_tt"] is not None else "not the largest")
+                (("from " + f"{c['smallest_window_tt']:g} up" if c["smallest_window_tt"] is not None else "none")
                  + (f"; fails at {', '.join(f'{w:g}' for w in c['failing_windows_tt'])}" if c["failing_windows_tt"] else ""))
                 for c in cols.values()],
             ["source", "paper.md"] + [c["where"] for c in cols.values()]]
     ctx.doc.table(["quantity", "paper (28 nm)"] + labels, rows)
+    for t, c in cols.items():
+        if c.get("failing_windows_tt"):
+            ctx.doc.p(f"Caveat: {tech_label(t)} senses some stored bits wrongly at tt at windows "
+                      f"{', '.join(f'{w:g}' for w in c['failing_windows_tt'])} (sense_xnor, worst over the background "
+                      "of the unselected rows). The gains below assume every read is right: they hold only for a "
+                      "device window where sensing works.")
     gain_rows = []
     for name in available_networks():
         g = evaluate(get_network(name), ctx.platform, PUBLISHED_DOTP, latency_sweep=(), uncertainty=False).to_dict()["gain"]

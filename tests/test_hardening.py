@@ -634,3 +634,15 @@ def test_cached_failures_are_retried_with_more_effort(tmp_path):
     assert _Recorder([None, None], keys, cache, False, None, effort=(8.0, 1)).missing() == [0]
     assert _Recorder([None, None], keys, cache, False, None, effort=(4.0, 2)).missing() == [0]
     assert _Recorder([None, None], keys, cache, False, None, effort=(1.0, 0)).missing() == []
+
+
+def test_a_single_valued_option_given_twice_is_refused(capsys, tmp_path):
+    """argparse keeps the last of a repeated option silently; a user who repeats --tables (as
+    `bdpe report` allows) must hear that evaluate and accuracy take one file."""
+    assert_bad_input(capsys, "evaluate", "--network", "yolov3-tiny", "--tables", "a.h5", "--tables", "b.h5",
+                     needle="--tables given twice ('a.h5' and 'b.h5')")
+    assert_bad_input(capsys, "accuracy", "--network", "digits-bnn", "--tables", "a.h5", "--tables", "b.h5",
+                     needle="--tables given twice")
+    assert_bad_input(capsys, "report", "--tables", "a.h5", "--tables", "./a.h5", "--out", tmp_path / "r",
+                     needle="the same file as 'a.h5'")
+    assert not (tmp_path / "r").exists()

@@ -53,6 +53,8 @@ def test_evaluate_with_tables(report_tables):
     data = json.loads(r.stdout)
     assert "report.toml" not in data["bdpe_config"]["source"] and "tables.h5" in data["bdpe_config"]["source"]
     assert data["bdpe_config"]["rram_latency_s"] > 1e-10
+    point = {k: data["bdpe_config"][k] for k in ("technology", "corner", "vdd", "temperature")}
+    assert point == {"technology": "sky130", "corner": "tt", "vdd": 1.8, "temperature": 27.0}  # which point it is
     bad = bdpe("evaluate", "--network", "yolov3-tiny", "--tables", report_tables, "--corner", "ss")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "corner" in bad.stderr
     missing = bdpe("evaluate", "--network", "yolov3-tiny", "--tables", ROOT / "nope.h5")
