@@ -318,7 +318,10 @@ def test_report_adds_accuracy_vs_window_from_a_second_table_file(report_tables, 
     import h5py
     with h5py.File(other, "r+") as f:
         f.attrs["technology"] = "ideal"
-    for extra, needle in (([path, path], "operation 'sense_ber' is also in"), ([other], "technology 'ideal' differs from 'sky130' and its files hold no bdpe_rram")):
+    import shutil
+    copy = tmp_path / "copy.h5"
+    shutil.copy(path, copy)
+    for extra, needle in (([path, path], "the same file as"), ([path, copy], "operation 'sense_ber' is also in"), ([other], "technology 'ideal' differs from 'sky130' and its files hold no bdpe_rram")):
         bad_out = tmp_path / "bad"
         argv = [BDPE, "report", "--tables", str(report_tables), "--out", str(bad_out)]
         for e in extra:
