@@ -107,6 +107,12 @@ class BDPETiming:
     t_eval: float = 5.0e-9
     t_reset: float = 0.3e-9
     t_register: float = 4.0e-9
+    # sense enable to word line off and bit-line precharge back on (0: both wait for the end of the
+    # window, as in every SKY130 deck). FreePDK45 uses 0.4 ns (circuits.engine_design): its light,
+    # HRS-background bit lines otherwise swing low for the whole evaluation window, the drain nodes
+    # behind the unselected HRS cells follow them down and recharge through R_off during the next
+    # read, which then looks like an LRS read.
+    t_hold: float = 0.0
 
     def rram_cycle(self) -> float:
         return self.t_pre + self.t_sense + self.t_eval + self.t_reset
@@ -136,14 +142,19 @@ def _parasitics_field():
 
 def _read_cycle(wl: "_PWL", pre: "_PWL", sae: "_PWL", t0: float, t1: float, timing: BDPETiming, vdd: float) -> None:
     """One read of a row in the window [t0, t1]: word line on, precharge released after ``t_pre``,
-    sense enable ``t_sense`` later, everything back to idle ``t_reset`` before the end. The
+    sense enable ``t_sense`` later, word line off and precharge on again ``t_hold`` after that (0: with
+    the rest), everything back to idle ``t_reset`` before the end. The
     measurements read their instants from the same :class:`BDPETiming`."""
+    t_sae, t_idle = t0 + timing.t_pre + timing.t_sense, t1 - timing.t_reset
+    if timing.t_hold and not t_sae < t_sae + timing.t_hold < t_idle:
+        raise NetlistValueError("t_hold", timing.t_hold, f"must end inside the evaluation window (< {t_idle - t_sae:.3g} s)")
+    t_release = t_sae + timing.t_hold if timing.t_hold else t_idle  # the latch holds the decision from here on
     wl.set(t0, vdd)
     pre.set(t0 + timing.t_pre, 0.0)
-    sae.set(t0 + timing.t_pre + timing.t_sense, vdd)
-    sae.set(t1 - timing.t_reset, 0.0)
-    pre.set(t1 - timing.t_reset, vdd)
-    wl.set(t1 - timing.t_reset, 0.0)
+    sae.set(t_sae, vdd)
+    pre.set(t_release, vdd)
+    wl.set(t_release, 0.0)
+    sae.set(t_idle, 0.0)
 
 
 def _windows(ops, timing: BDPETiming, start: float):
@@ -389,7 +400,8 @@ _SENSE_OPS = ((0, 1), (0, 0), (1, 1), (1, 0))  # (row, x); row 0 stores 1 (LRS),
 
 
 def _sense_timing(p: SenseXnorTB) -> BDPETiming:
-    return BDPETiming(t_pre=p.t_pre, t_sense=p.t_sense, t_eval=p.t_eval)
+    return BDPETiming(t_pre=p.t_pre, t_sense=p.t_sense, t_eval=p.t_eval,
+                      t_hold=engine_design(get_technology(p.technology)).timing.get("t_hold", 0.0))
 
 
 def _build_sense(p: SenseXnorTB, tech: Technology) -> SimSpec:

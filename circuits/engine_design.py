@@ -33,6 +33,19 @@ FreePDK45 (every number below is a FreePDK45 number; SKY130's in brackets):
   ~28 mV of margin at tt (sense-xnor); the popcount (17 full-adder levels) settles in ~0.3 ns at
   tt (popcount testbench), so ``t_eval`` 1.5 ns and ``t_register`` 1.5 ns leave room for ss
   [5 ns, 4 ns]; ``t_reset`` 0.15 ns [0.3 ns].
+* **Early precharge** ``t_hold`` 0.4 ns [none: the word line and the precharge wait for the end of
+  the window]: 0.4 ns after sense enable the word line falls and the bit line is precharged again
+  while the latch holds its decision.  Without it the engine failed with an HRS background: a
+  column whose unselected cells are HRS has ~10 fF of bit line (the access junctions hide behind
+  R_off), an LRS read pulls it ~120 mV low for the whole evaluation window, the drain nodes behind
+  the 127 unselected HRS cells follow it down (tau = R_off x 0.5 fF ~ 1.9 ns at window 100) and
+  recharge through R_off during the next read, which then discharges like an LRS read (sense-xnor,
+  tt, HRS background, windows 50 / 100 / 270: margins -7.6 / -17.6 / -1.2 mV, wrong decisions).
+  A high-threshold (VTH) access device, the other candidate, moved them only to -5.0 / -14.3 /
+  +3.5 mV: the leak is this recharge, not the unselected devices' sub-threshold current.  With 0.4 ns: all 30
+  (window 3-270, both backgrounds, tt/ss/ff) decided correctly, smallest HRS margin 5.8 mV (ff,
+  window 100, HRS background).  0.2 ns is too short at ff: with 19 mV of margin and the kick-back
+  of a light bit line the latch had not resolved when the bit line was precharged again (window 3).
 """
 from __future__ import annotations
 
@@ -70,9 +83,10 @@ _DESIGNS = {
                           latch_tail_w_um=0.5, latch_p_w_um=round(1.0 * _S, 3),
                           latch_n_w_um=round(0.5 * _S, 3), latch_reset_w_um=round(0.5 * _S, 3), c_junction_F=0.45e-15),
         timing=MappingProxyType({"t_pre": 0.15e-9, "t_sense": 1.0e-9, "t_eval": 1.5e-9, "t_reset": 0.15e-9,
-                                 "t_register": 1.5e-9}),
+                                 "t_register": 1.5e-9, "t_hold": 0.4e-9}),
         doc="FreePDK45 BDPE: access NMOS 0.415/0.05 um, 45 nm M1 array wiring, sense amplifier x0.64 (input pair and tail 0.5 um), windows "
-            "t_pre 0.15 / t_sense 1.0 / t_eval 1.5 / t_register 1.5 ns (circuits.engine_design)"),
+            "t_pre 0.15 / t_sense 1.0 / t_eval 1.5 / t_register 1.5 ns, word line off and precharge on 0.4 ns after sense "
+            "enable (circuits.engine_design)"),
 }
 
 
