@@ -1,7 +1,9 @@
 """RRAM device testbenches: ``rram-iv``, ``rram-set``, ``rram-reset``, ``rram-read``.
 
 The device is driven from a bit line ``bl`` to a source line ``sl`` either through a series
-resistor (technology ``ideal``) or through a SKY130 access NMOS (``access=nmos``). The state
+resistor (technology ``ideal``) or through an access NMOS (``access=nmos``: SKY130's nfet_01v8 by
+default; ``access_technology`` and ``access_device`` pick another technology or device, e.g. the
+FreePDK45 core or thick-oxide NMOS for the 45 nm write-path question). The state
 trajectory (third port of the model) is converted into a resistance at the read voltage with the
 model's own I-V equation in numpy, following architecture.md: SET/RESET latency = time from the
 pulse start until that resistance crosses sqrt(R_on * R_off).
@@ -12,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from circuits.netlist import NetlistValueError, fmt
-from circuits.technology import Technology
+from circuits.netlist import NetlistValueError, check_number, fmt
+from circuits.technology import Technology, get_technology
 from rram_models import Variability, get_model
 
 from . import measure as m
@@ -37,17 +39,45 @@ class _DeviceParams:
     parameter_set: str = _f("default", "-", "named parameter set of the model", choices=_SETS)
     v_read: float = _f(0.2, "V", "read voltage at which resistances are reported", min_value=0.01, max_value=1.0)
     r_series_ohm: float = _f(1e3, "ohm", "series resistor (access=resistor)", min_value=0.0, max_value=1e8)
-    access: str = _f("resistor", "-", "series element: resistor (ideal) or a SKY130 nfet_01v8", choices=("resistor", "nmos"))
-    nmos_w_um: float = _f(1.0, "um", "access NMOS width (access=nmos)", min_value=0.42, max_value=100.0)
-    wl_V: float = _f(1.8, "V", "access NMOS gate voltage (access=nmos)", min_value=0.0, max_value=1.95)
-    corner: str = _f("tt", "-", "process corner of the access NMOS", choices=("tt", "ss", "ff", "sf", "fs"))
+    access: str = _f("resistor", "-", "series element: resistor (ideal) or an access NMOS (access_technology, "
+                     "access_device)", choices=("resistor", "nmos"))
+    access_technology: str = _f("sky130", "-", "technology of the access NMOS (access=nmos)", choices=("sky130", "freepdk45"))
+    access_device: str = _f("nmos", "-", "device kind of the access NMOS: nmos (core: sky130 nfet_01v8, freepdk45 VTG), "
+                            "nmos_lvt, nmos_hvt, nmos_thick (freepdk45 thick oxide, 2.5 V), nmos_5v (sky130 "
+                            "g5v0d10v5); must exist in access_technology",
+                            choices=("nmos", "nmos_lvt", "nmos_hvt", "nmos_thick", "nmos_5v"))
+    nmos_w_um: float = _f(1.0, "um", "access NMOS width (access=nmos; at least the device's minimum)", min_value=0.05,
+                          max_value=100.0)
+    nmos_l_um: float = _f(0.0, "um", "access NMOS length (0: the device's minimum)", min_value=0.0, max_value=10.0)
+    wl_V: float = _f(1.8, "V", "access NMOS gate voltage (access=nmos; at most the device's voltage limit)",
+                     min_value=0.0, max_value=5.5)
+    corner: str = _f("tt", "-", "process corner of the access NMOS (sky130: tt ss ff sf fs; freepdk45: tt ss ff)",
+                     choices=("tt", "ss", "ff", "sf", "fs"))
     seed: int = _f(0, "-", "variability seed (recorded in the results)", min_value=0, max_value=2**31 - 1)
     d2d_sigma: float = _f(0.0, "-", "device-to-device lognormal sigma on the rate/I-V prefactors", min_value=0.0, max_value=0.5)
     c2c_sigma: float = _f(0.0, "-", "cycle-to-cycle lognormal sigma on the switching rate", min_value=0.0, max_value=1.0)
 
     @property
     def technology(self) -> str:
-        return "sky130" if self.access == "nmos" else "ideal"
+        return self.access_technology if self.access == "nmos" else "ideal"
+
+    def __post_init__(self):
+        if self.access != "nmos":
+            return
+        tech = get_technology(self.access_technology)
+        if self.access_device not in tech.devices:
+            raise NetlistValueError("access_device", self.access_device, f"is not a device of {tech.name} "
+                                    f"({', '.join(k for k in tech.devices if k.startswith('nmos'))})")
+        tech.check_corner(self.corner)
+        check_number("nmos_w_um", self.nmos_w_um, min_value=tech.min_width_um.get(self.access_device, 0.0))
+        if self.nmos_l_um:
+            check_number("nmos_l_um", self.nmos_l_um, min_value=tech.min_length_um[self.access_device])
+        limit = tech.device_limits_V[self.access_device]
+        check_number("wl_V", self.wl_V, max_value=limit)
+        amplitude = getattr(self, "amplitude_V", 0.0)  # the drain of the access device sees the pulse
+        if amplitude > limit:
+            raise NetlistValueError("amplitude_V", amplitude, f"exceeds the {limit:g} V limit of {tech.name} "
+                                    f"{self.access_device} (access=nmos)")
 
 
 def _d2d(model_name: str, sigma: float) -> tuple:
@@ -77,7 +107,8 @@ def _deck(p, tech: Technology, v_bl: str, v_sl: str, stop_s: float, state_overri
     lines += [f"Vbl bl 0 {v_bl}", f"Vsl sl 0 {v_sl}", "Vte bl te dc 0", "Xr te mid state rram"]
     if p.access == "nmos":
         lines += [f"Vwl wl 0 dc {fmt(p.wl_V)}",
-                  f"Xacc mid wl sl 0 {tech.device('nmos')} w={fmt(p.nmos_w_um)} l={fmt(tech.min_length_um['nmos'])}"]
+                  f"Xacc mid wl sl 0 {tech.device(p.access_device)} w={fmt(p.nmos_w_um)} "
+                  f"l={fmt(p.nmos_l_um or tech.min_length_um[p.access_device])}"]
     else:
         lines += [f"Rs mid sl {fmt(max(p.r_series_ohm, 1e-3))}"]
     return "\n".join(lines)

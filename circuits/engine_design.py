@@ -33,6 +33,17 @@ FreePDK45 (every number below is a FreePDK45 number; SKY130's in brackets):
   ~28 mV of margin at tt (sense-xnor); the popcount (17 full-adder levels) settles in ~0.3 ns at
   tt (popcount testbench), so ``t_eval`` 1.5 ns and ``t_register`` 1.5 ns leave room for ss
   [5 ns, 4 ns]; ``t_reset`` 0.15 ns [0.3 ns].
+* **Write path**: the SKY130 circuit (per column an and2_4 bit-line and source-line driver, buf_8
+  word-line driver: SET where D = 1, RESET where D = 0, one pulse) with generated 45 nm cells at
+  1.1 V and the core access device above.  The core device does RESET the cell: the source-follower
+  case (SL high) still leaves enough voltage across the RRAM.  Single cell, ideal drivers
+  (``rram-reset access=nmos access_technology=freepdk45 nmos_w_um=0.415``, width 100 ns): RESET in
+  33.6 ns at 1.1 V (12.4 ns at the 1.21 V limit), SET in 0.57 ns; whole 64-bit word through the
+  drivers and the 128-row array (``program-word``, every cell switching): 35.8 / 46.5 / 28.1 ns at
+  tt / ss / ff, ~0.44 nJ per word with a 100 ns pulse [SKY130 50 ns].  Hence ``t_write`` 100 ns:
+  ss leaves 54 % slack.  A thick-oxide access device (NMOS_THKOX, L 0.25 um, 2.5 V word line and
+  pulse) does not RESET at all within 100 ns (W 0.415 and 1 um): its ~1.5 V threshold plus the
+  source follower leave too little across the device.
 * **Early precharge** ``t_hold`` 0.4 ns [none: the word line and the precharge wait for the end of
   the window]: 0.4 ns after sense enable the word line falls and the bit line is precharged again
   while the latch holds its decision.  Without it the engine failed with an HRS background: a
@@ -67,6 +78,7 @@ class EngineDesign:
     array: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     sense: SenseParams = SenseParams()
     timing: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    t_write: float = 50e-9  # s, program-enable pulse of program-word
     doc: str = ""
 
 
@@ -84,6 +96,7 @@ _DESIGNS = {
                           latch_n_w_um=round(0.5 * _S, 3), latch_reset_w_um=round(0.5 * _S, 3), c_junction_F=0.45e-15),
         timing=MappingProxyType({"t_pre": 0.15e-9, "t_sense": 1.0e-9, "t_eval": 1.5e-9, "t_reset": 0.15e-9,
                                  "t_register": 1.5e-9, "t_hold": 0.4e-9}),
+        t_write=100e-9,
         doc="FreePDK45 BDPE: access NMOS 0.415/0.05 um, 45 nm M1 array wiring, sense amplifier x0.64 (input pair and tail 0.5 um), windows "
             "t_pre 0.15 / t_sense 1.0 / t_eval 1.5 / t_register 1.5 ns, word line off and precharge on 0.4 ns after sense "
             "enable (circuits.engine_design)"),

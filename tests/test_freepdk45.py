@@ -265,3 +265,42 @@ def test_bdpe_op_at_45nm_returns_the_popcount_on_both_paths():
     # path is bounded below by the bit-line sensing window (t_pre + t_sense = 1.15 ns)
     assert 1.15e-9 < rram["latency_s"] < 2.5e-9 and register["latency_s"] < 0.6e-9
     assert rram["energy_J"] < 8e-12 and register["energy_J"] < rram["energy_J"]
+
+
+def test_device_testbench_access_options_are_validated_with_one_line():
+    cases = [(["--set", "access_device=nmos_thick"], "access_device"),  # SKY130 has no nmos_thick
+             (["--set", "access_technology=freepdk45", "--set", "wl_V=1.5"], "wl_V"),  # core limit 1.21 V
+             (["--set", "access_technology=freepdk45", "--set", "amplitude_V=1.5"], "amplitude_V"),
+             (["--set", "access_technology=freepdk45", "--set", "corner=sf"], "corner"),
+             (["--set", "access_technology=freepdk45", "--set", "nmos_w_um=0.05"], "nmos_w_um"),
+             (["--set", "access_technology=freepdk45", "--set", "access_device=nmos_5v"], "access_device")]
+    for extra, field in cases:
+        r = subprocess.run(_bdpe() + ["simulate", "rram-reset", "--set", "access=nmos", "--set", "wl_V=1.1", *extra,
+                                      "--dry-run"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert r.returncode == 2, (extra, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and field in lines[0] and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.ngspice
+def test_45nm_write_path_programs_a_word_with_the_core_access_device():
+    """The 45 nm write path (generated 1.1 V drivers, the engine's 0.415/0.05 um core access
+    device) programs every bit of a word; its slowest cell (a RESET: source-follower case) takes at
+    least as long as one cell RESET through the same device with ideal 1.1 V sources (the drivers
+    and the array wiring only add to it), and finishes inside the technology's 100 ns pulse."""
+    import json
+
+    def simulate(*sets):
+        r = subprocess.run(_bdpe() + ["simulate", *sets, "--json"], capture_output=True, text=True, cwd=ROOT,
+                           timeout=600)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    cell = simulate("rram-reset", "--set", "access=nmos", "--set", "access_technology=freepdk45",
+                    "--set", "parameter_set=sky130-1t1r", "--set", "nmos_w_um=0.415", "--set", "wl_V=1.1",
+                    "--set", "amplitude_V=1.1", "--set", "width_s=1e-7")
+    assert cell["switched"] == 1.0 and 10e-9 < cell["switching_time_s"] < 80e-9, cell
+    row = simulate("program-word", "--set", "technology=freepdk45", "--set", "cols=8", "--set", "word=0xa5")
+    assert row["params"]["t_write"] == 100e-9 and row["params"]["vdd"] == 1.1
+    assert row["programmed"] == "0xa5" and row["correct"] is True, row
+    assert cell["switching_time_s"] <= row["latency_s"] < 100e-9, (cell["switching_time_s"], row["latency_s"])
