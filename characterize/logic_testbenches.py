@@ -77,6 +77,10 @@ def _build_inverter_chain(p: InverterChainTB, tech: Technology) -> SimSpec:
         technology=tech, corner=p.corner, temperature_C=p.temperature_C,
         alters=(("vdd", "dc", p.vdd), ("vin", "pulse", pulse(p.vdd))),
         label=f"inverter-chain vdd={p.vdd:g} {p.corner} {p.temperature_C:g}C",
+        # gear: under trapezoidal integration the supply current rings in the quiet window and its
+        # mean read 225.9 pW at tt/27 C against 18.92 pW at the DC operating point (inverter-leakage);
+        # gear reads 18.92 pW (and 226.97 vs 226.97 pW at 125 C). Delay moves by 0.01 %, energy 0.25 %.
+        options={"method": "gear"},
     )
 
 

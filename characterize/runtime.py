@@ -231,6 +231,8 @@ class SimSpec:
     def deck_key(self) -> str:
         """Identity of the loaded circuit: what forces a re-parse when it changes."""
         text = "\n".join(self.technology.init_commands) + "\n" + self.netlist()
+        if self.technology.model_edits:  # the same deck on edited cards is another circuit
+            text += "\n* model edits " + repr(self.technology.model_edits)
         return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -323,12 +323,15 @@ def cache_dir() -> Path:
     return fallback
 
 
-def subset_file(library: Path, corner: str, deck: str) -> Path:
+def subset_file(library: Path, corner: str, deck: str, edits: tuple[tuple[str, str], ...] = ()) -> Path:
     """A file holding the subset of ``.lib LIBRARY CORNER`` that ``deck`` needs, written once and
     reused (by every deck that uses the same library names and device sizes).
 
     Its name hashes the library's flattened text, the corner, the library names the deck uses and
     the sizes of its device instances, so an edited library (or another corner) gives another file.
+    ``edits`` (``(pattern, replacement)`` regular expressions, e.g. a technology's
+    :attr:`~circuits.technology.Technology.model_edits`) are applied to the subset's text; they are
+    part of the name too.
     """
     library = Path(library)
     statements = flatten_section(library, corner)
@@ -339,11 +342,17 @@ def subset_file(library: Path, corner: str, deck: str) -> Path:
     digest = hashlib.sha256(_SUBSET_VERSION.encode() + _section_digest(library, corner).encode())
     digest.update(corner.encode() + b"\0" + ",".join(sorted(roots)).encode() + b"\0")
     digest.update(repr(sorted((k, None if v is None else sorted(v)) for k, v in sizes.items())).encode())
+    if edits:
+        digest.update(b"\0edits" + repr(tuple(edits)).encode())
     path = cache_dir() / f"{library.stem}-{corner}-{digest.hexdigest()[:20]}.spice"
     if not path.is_file():
-        text = (f"* subset of {library} section {corner} (circuits.model_library)\n"
-                + library_subset(statements, roots, sizes))
-        write_atomic(path, text)
+        text = library_subset(statements, roots, sizes)
+        notes = []
+        for pattern, replacement in edits:
+            text, n = re.subn(pattern, replacement, text)
+            if n and sizes:  # a deck without devices of the library has nothing to edit
+                notes.append(f"* edited: {pattern} -> {replacement} ({n} times)\n")
+        write_atomic(path, f"* subset of {library} section {corner} (circuits.model_library)\n" + "".join(notes) + text)
     return path
 
 

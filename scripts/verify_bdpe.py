@@ -12,6 +12,9 @@ popcount(~(stored ^ input)). Prints a table and writes JSON.
 ``--technology freepdk45``: the 45 nm engine (circuits.engine_design: its access device, array wiring,
 sense amplifier and windows) at the technology's nominal supply (1.1 V); corners tt, ss, ff.
 
+``--foundry-cards``: the technology's model cards as shipped (SKY130: with the body resistance
+network that circuits.technology.SKY130_MODEL_EDITS switches off), to compare with the default.
+
 ``--parasitics estimated``: the decks with estimated parasitics (derived cell netlists of
 circuits.parasitics and the wire loads of circuits.wireload) and their wider windows
 (characterize.bdpe_testbenches.PARASITIC_WINDOWS).
@@ -29,6 +32,7 @@ from pathlib import Path
 from characterize.bdpe_testbenches import BDPEOp, bdpe_sequence, deck_timing, measure_sequence, verification_set
 from characterize.files import atomic_write
 from characterize.runtime import SimulationPool
+from characterize.testbench import robust_spec
 from circuits.bdpe import ArrayParams, BDPEParams, CellParams
 from circuits.engine_design import engine_design
 from circuits.netlist import NetlistValueError
@@ -41,16 +45,19 @@ def _timing(technology: str, parasitics: str):
 
 
 def plan(corner: str, seed: int, n_rows: int, inputs_per_row: int, parasitics: str = "none",
-         technology: str = "sky130"):
+         technology: str = "sky130", foundry_cards: bool = False):
     words, pairs = verification_set(seed, n_rows, inputs_per_row)
     # estimated: parasitic cells + the engine's wire loads, and the wider windows of deck_timing
     base = get_technology(technology)
     base.check_corner(corner, "--corners")
     tech = base.with_stdcell_parasitics(parasitics, "--parasitics")
+    if foundry_cards:  # the model cards as shipped (no Technology.model_edits)
+        tech = tech.with_model_edits(())
     design = engine_design(base)
     timing = _timing(technology, parasitics)
     vdd = base.vdd_nominal_V
-    tag = ("" if technology == "sky130" else f" {technology}") + ("" if parasitics == "none" else f" {parasitics}")
+    tag = (("" if technology == "sky130" else f" {technology}") + ("" if parasitics == "none" else f" {parasitics}")
+           + (" foundry-cards" if foundry_cards else ""))
     cell = CellParams(**design.cell)
     rram = BDPEParams(array=ArrayParams(words=words, cell=cell, **design.array), sense=design.sense)
     reg = BDPEParams(array=ArrayParams(words=(0,), cell=cell, **design.array), sense=design.sense, read_path=False)
@@ -75,13 +82,16 @@ def main() -> int:
                     help="estimated: cells with estimated parasitics, the engine's wire loads, wider windows")
     ap.add_argument("--technology", choices=[t for t in TECHNOLOGIES if t != "ideal"], default="sky130",
                     help="the engine's technology (circuits.engine_design sizes it)")
+    ap.add_argument("--foundry-cards", action="store_true",
+                    help="the technology's model cards as shipped, without its model_edits (SKY130: body "
+                         "resistance network on; circuits.technology.SKY130_MODEL_EDITS)")
     args = ap.parse_args()
     vdd = get_technology(args.technology).vdd_nominal_V
     jobs = []
     try:
         for corner in args.corners:
             for params, ops, spec in plan(corner, args.seed, args.rows, args.inputs_per_row, args.parasitics,
-                                          args.technology):
+                                          args.technology, args.foundry_cards):
                 if ops[0].path in args.paths:
                     jobs.append((corner, params, ops, spec))
     except NetlistValueError as exc:
@@ -90,6 +100,15 @@ def main() -> int:
     t0 = time.time()
     with SimulationPool(args.jobs) as pool:
         results = pool.map([j[3] for j in jobs])
+        # a deck that stops (e.g. "timestep too small") gets the campaigns' one retry: gear
+        # integration, max step / 4 (characterize.testbench.robust_spec); its label says so
+        failed = [k for k, r in enumerate(results) if not r.ok]
+        if failed:
+            for k in failed:
+                print(f"{jobs[k][3].label}: {results[k].error_kind}: {results[k].error}; retrying with gear, max step / 4")
+            jobs = [j if k not in failed else (*j[:3], robust_spec(j[3])) for k, j in enumerate(jobs)]
+            for k, r in zip(failed, pool.map([jobs[k][3] for k in failed])):
+                results[k] = r
     report = []
     failures = 0
     for (corner, params, ops, spec), r in zip(jobs, results):
@@ -109,7 +128,7 @@ def main() -> int:
             if not x["correct"]:
                 print(f"   wrong: stored {x['stored']:#018x} x {x['x']:#018x} -> {x['result']} (expected {x['expected']})")
         failures += len(rows) - ok
-        report.append({"technology": args.technology, "vdd_V": vdd, "corner": corner, "path": ops[0].path, "operations": [
+        report.append({"technology": args.technology, "foundry_cards": args.foundry_cards, "vdd_V": vdd, "corner": corner, "path": ops[0].path, "operations": [
             {**x, "stored": f"{x['stored']:#018x}", "x": f"{x['x']:#018x}"} for x in rows]})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(args.out), json.dumps(report, indent=1, default=float))

@@ -2,6 +2,8 @@
 same vectors, bit for bit, with the subset as with the whole SKY130 library."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -96,7 +98,9 @@ _IDENTITY_CASES = [
 def test_subset_gives_the_same_vectors_as_the_whole_library(operation, assignments, monkeypatch, tmp_path):
     tb = get_testbench(operation)
     spec = tb.spec(parse_params(tb, assignments))
-    assert spec.technology.model_subset
+    assert spec.technology.model_subset and spec.technology.model_edits
+    # the identity is of the subset as such: the cards unedited (the edits are checked below)
+    spec = dataclasses.replace(spec, technology=spec.technology.with_model_edits(()))
     monkeypatch.setenv("BDPE_MODEL_CACHE", str(tmp_path / "models"))
     results = {}
     for full in ("1", "0"):
@@ -111,3 +115,30 @@ def test_subset_gives_the_same_vectors_as_the_whole_library(operation, assignmen
     subset_file, = (tmp_path / "models").iterdir()
     flat = sum(st.text.count("\n") + 1 for st in ml.flatten_section(spec.technology.library, spec.corner or "tt"))
     assert subset_file.read_text().count("\n") < flat / 2
+
+
+# The SKY130 model edits (circuits.technology.SKY130_MODEL_EDITS: the 50-ohm body resistance network
+# off) change numbers, not behaviour: edited vs shipped cards on decks whose results we report.
+_EDIT_CASES = [
+    ("inverter-chain", {"corner": "ss"}, ("delay_s", "energy_per_cycle_J")),
+    ("popcount", {"inputs": "8", "vectors": "3", "corner": "ff"}, ("latency_max_s", "energy_per_vector_J")),
+    ("sense-xnor", {"corner": "tt"}, ("sense_margin_V", "energy_per_bit_J")),
+]
+
+
+@pytest.mark.parametrize("operation,assignments,metrics", _EDIT_CASES, ids=[c[0] for c in _EDIT_CASES])
+def test_model_edits_move_results_by_less_than_one_percent(operation, assignments, metrics, monkeypatch, tmp_path):
+    tb = get_testbench(operation)
+    params = parse_params(tb, assignments)
+    edited = tb.spec(params)
+    assert any("rbodymod" in pattern for pattern, _, _ in edited.technology.model_edits)
+    shipped = dataclasses.replace(edited, technology=edited.technology.with_model_edits(()))
+    monkeypatch.setenv("BDPE_MODEL_CACHE", str(tmp_path / "models"))
+    with SimulationPool(1) as pool:
+        a, b = (tb.measure(params, r.raise_for_status()) for r in pool.map([edited, shipped]))
+    files = sorted((tmp_path / "models").iterdir())
+    texts = [f.read_text() for f in files]
+    assert len(files) == 2 and sum("rbodymod = 0" in t and "edited:" in t for t in texts) == 1  # one file of each
+    assert a.get("correct", 1) == b.get("correct", 1)
+    for name in metrics:
+        assert a[name] == pytest.approx(b[name], rel=0.01), (name, a[name], b[name])

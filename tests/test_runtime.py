@@ -157,6 +157,12 @@ def test_temperature_and_corner_change_results():
     # subthreshold leakage grows several-fold from 27 C to 125 C (the delay is near the
     # temperature-inversion point at 1.8 V for this chain, so it is not a useful check)
     assert meas[1]["leakage_power_W"] > 3 * meas[0]["leakage_power_W"]
+    # and the transient's quiet-window leakage is the DC operating point's (inverter-leakage: the
+    # same chain's two input states; the chain's input is low in its quiet window)
+    leak_tb = get_testbench("inverter-leakage")
+    for point, m in ((points[0], meas[0]), (points[1], meas[1])):
+        dc = leak_tb.measure(point, run(leak_tb.spec(leak_tb.params_type(temperature_C=point.temperature_C))))
+        assert m["leakage_power_W"] == pytest.approx(dc["leakage_input_low_W"], rel=0.02), (point, m, dc)
     assert d[2] > d[0] > d[3]  # ss slower than tt slower than ff
     # a temperature changed on a loaded deck gives exactly what a fresh load at that temperature gives
     fresh = run(tb.spec(points[1]))
