@@ -76,6 +76,22 @@ def _gear(spec):
     return dataclasses.replace(spec, options=options, label=spec.label + " [retry: gear]")
 
 
+def _run_with_retries(pool, jobs: list) -> tuple[list, list]:
+    """Run every job's spec. A deck that stops (e.g. "timestep too small") is retried with gear
+    integration at the same steps, then with the campaigns' robust settings
+    (characterize.testbench.robust_spec: gear, max step / 4, ~4x the CPU); the label of a retried
+    deck says so. Returns the jobs (retried specs in place) and their results."""
+    results = pool.map([j[3] for j in jobs])
+    for name, retry in (("gear", _gear), ("gear, max step / 4", robust_spec)):
+        failed = [k for k, r in enumerate(results) if not r.ok]
+        for k in failed:
+            print(f"{jobs[k][3].label}: {results[k].error_kind}: {results[k].error}; retrying with {name}", flush=True)
+        jobs = [j if k not in failed else (*j[:3], retry(j[3])) for k, j in enumerate(jobs)]
+        for k, r in zip(failed, pool.map([jobs[k][3] for k in failed])):
+            results[k] = r
+    return jobs, results
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corners", nargs="+", default=["tt", "ss", "ff"])
@@ -106,17 +122,7 @@ def main() -> int:
         return 2
     t0 = time.time()
     with SimulationPool(args.jobs) as pool:
-        results = pool.map([j[3] for j in jobs])
-        # a deck that stops (e.g. "timestep too small") is retried with gear integration at the same
-        # steps, then with the campaigns' robust settings (characterize.testbench.robust_spec: gear,
-        # max step / 4, ~4x the CPU); the label of a retried deck says so
-        for name, retry in (("gear", _gear), ("gear, max step / 4", robust_spec)):
-            failed = [k for k, r in enumerate(results) if not r.ok]
-            for k in failed:
-                print(f"{jobs[k][3].label}: {results[k].error_kind}: {results[k].error}; retrying with {name}", flush=True)
-            jobs = [j if k not in failed else (*j[:3], retry(j[3])) for k, j in enumerate(jobs)]
-            for k, r in zip(failed, pool.map([jobs[k][3] for k in failed])):
-                results[k] = r
+        jobs, results = _run_with_retries(pool, jobs)
     report = []
     failures = 0
     for (corner, params, ops, spec), r in zip(jobs, results):
