@@ -251,12 +251,13 @@ def cmd_run(args) -> int:
     _say("bdpe run [2/3] evaluate: built-in networks on paper-a53, published DotP and each technology's tables")
     from bdpe.report import make_report, tech_label
     from characterize.tables import open_tables
+    from circuits.technology import nominal_vdd
     from system_model import PUBLISHED_DOTP, available_networks, bdpe_config_from_tables, evaluate, get_network, get_platform
 
     configs = {}
     for tech, path in produced:
         tables = open_tables(path)
-        vdd = _nominal_supply(tech)
+        vdd = nominal_vdd(tech)
         configs[tech] = bdpe_config_from_tables(
             tables, vdd=vdd, source=f"{path} @ tt/{vdd:g} V/27 C (campaign {str(tables.attrs.get('campaign_sha256'))[:12]})")
     platform = get_platform("paper-a53")
@@ -300,11 +301,6 @@ def _sense_ber_tables(out: Path, tables: Path) -> list[Path]:
     return [path]
 
 
-def _nominal_supply(tech: str) -> float:
-    from bdpe.report import _nominal_vdd
-    return _nominal_vdd(tech)
-
-
 def _open_table_file(path: str):
     """An existing, valid table file (``characterize.open_tables``), or one UsageError line."""
     from characterize.tables import open_tables
@@ -332,12 +328,11 @@ def _open_bdpe_tables(path: str):
 
 
 def cmd_report(args) -> int:
-    from bdpe.report import make_report
+    from bdpe.report import group_by_technology, make_report
     from characterize.files import check_output_dir
-    from system_model import bdpe_config_from_tables
-
-    from bdpe.report import group_by_technology
     from characterize.tables import TableError, TableSet
+    from circuits.technology import nominal_vdd
+    from system_model import bdpe_config_from_tables
 
     first, *more = args.tables
     seen = {}
@@ -359,9 +354,9 @@ def cmd_report(args) -> int:
                              f"files hold no bdpe_rram and bdpe_register tables to compare")
     check_output_dir("--out", args.out)
     try:  # the operating point the report uses must hold finite BDPE numbers: checked before any file
-        bdpe_config_from_tables(tables, vdd=_nominal_supply(primary))
+        bdpe_config_from_tables(tables, vdd=nominal_vdd(primary))
         for tech, group in groups[1:]:
-            bdpe_config_from_tables(TableSet([f for _, f in group]), vdd=_nominal_supply(tech))
+            bdpe_config_from_tables(TableSet([f for _, f in group]), vdd=nominal_vdd(tech))
     except ValueError as exc:
         raise UsageError(f"--tables: {str(exc).splitlines()[0]}") from None
     make_report(args.tables, args.out, progress=lambda m: _say(f"bdpe report: {m}"))

@@ -203,6 +203,7 @@ def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, cor
     matplotlib.use("Agg")
 
     from characterize.tables import TableSet, open_tables
+    from circuits.technology import nominal_vdd
 
     paths = [tables_path] if isinstance(tables_path, (str, os.PathLike)) else list(tables_path)
     groups = group_by_technology(paths, [open_tables(p) for p in paths])
@@ -210,7 +211,7 @@ def _make_report(tables_path: str | os.PathLike, out_dir: Path, *, progress, cor
     tables = TableSet([f for _, f in primary])  # checked before the output directory exists
     others = [(t, TableSet([f for _, f in g]), [p for p, _ in g]) for t, g in groups[1:]]
     if vdd is None:
-        vdd = _nominal_vdd(tech)
+        vdd = nominal_vdd(tech)
     paths = [p for p, _ in primary]
     tables_path = paths[0]
     out = Path(out_dir)
@@ -637,15 +638,6 @@ def _robust_from(windows: list, ok: list):
     return best
 
 
-def _nominal_vdd(tech: str) -> float:
-    """The technology's nominal core supply (1.8 V when its files are not installed)."""
-    try:
-        from circuits.technology import get_technology
-        return float(get_technology(tech).vdd_nominal_V)
-    except Exception:  # noqa: BLE001 - the tables still name their own operating points
-        return 1.8
-
-
 def _engine_area(tech: str) -> dict:
     """Area by block (um^2) of the technology's engine (circuits.engine_design)."""
     from circuits.technology import get_technology
@@ -661,9 +653,10 @@ def _engine_area(tech: str) -> dict:
 
 def _tech_numbers(ctx: _Ctx, tech: str, tables, where: str) -> dict:
     """One technology's column of the side-by-side table, at tt / nominal VDD / 27 C."""
+    from circuits.technology import nominal_vdd
     from system_model import available_networks, bdpe_config_from_tables, evaluate, get_network
 
-    vdd = _nominal_vdd(tech)
+    vdd = nominal_vdd(tech)
     point = {"corner": "tt", "vdd": vdd, "temperature": 27.0}
     col = {"point": f"tt/{vdd:g} V/27 C", "where": where}
     for op in ("bdpe_rram", "bdpe_register"):

@@ -1,82 +1,119 @@
-"""Whole-engine BDPE deck: where the CPU goes, with the whole SKY130 library as shipped and with the subset.
+"""Whole-engine BDPE deck: where the CPU goes, today's code against an earlier commit's, side by side.
 
-    .venv/bin/python benchmarks/bench_engine.py [--path rram|register]
+    .venv/bin/python benchmarks/bench_engine.py [--path rram|register] [--reference-commit REF]
 
-Runs one ``bdpe-op`` (two operations back to back, as the testbench does) in a fresh worker twice,
-side by side: (a) loading the whole SKY130 library as shipped (``BDPE_FULL_LIBRARY=1``, what every
-deck did before circuits/model_library.py), (b) loading the subset the deck uses, with the
-technology's model edits (circuits.technology.SKY130_MODEL_EDITS: the body resistance network off).
-Prints the deck load time, ngspice's analysis time, the worker's CPU time and the CPU per simulated
-ns, with ngspice's own counters (equations, iterations, time points, matrix load / factor / solve
-time) so the split between device evaluation and the sparse solver is visible, and the measured
-result, latency and energy of both (the edits must keep them within 1 %).
+Runs one ``bdpe-op`` (two operations back to back, as the testbench does), each case in a fresh
+process (one ngspice per process), one after the other:
+
+(r) ``--reference-commit REF`` (e.g. 1eed1c8, the tree issue 13 was filed against): the code of
+    that commit, checked out with ``git worktree`` into a temporary directory and put first on
+    PYTHONPATH (same venv, same ngspice);
+(a) this tree loading the whole SKY130 library as shipped (``BDPE_FULL_LIBRARY=1``: no subset, no
+    model edits);
+(b) this tree as it runs: the subset the deck uses, with the technology's model edits
+    (circuits.technology.SKY130_MODEL_EDITS: the body resistance network off).
+
+Prints the deck load time, ngspice's analysis time, the process's CPU time and the CPU per
+simulated ns, ngspice's own counters (equations, iterations, time points, matrix load / factor /
+solve time: device evaluation vs the sparse solver) and the measured result, latency and energy
+of every case; the ratio column is the first case over (b).  The measurement must agree within
+1 % (latency, energy) and exactly (result).  Needs a quiet machine: CPU time of a 2-core machine
+with other work running is not a benchmark.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-from characterize.procedures import get_testbench
-from characterize.testbench import parse_params
-
+ROOT = Path(__file__).resolve().parents[1]
 _COUNTERS = ("Circuit Equations", "Transient iterations", "Transient timepoints", "Matrix load time",
              "Matrix factor time", "Matrix solve time")
 
 
-def _one(spec, full: bool) -> tuple[dict, dict]:
-    """Run ``spec`` in this process's ngspice (called in a fresh child process)."""
-    os.environ["BDPE_FULL_LIBRARY"] = "1" if full else "0"
+def _child(path: str) -> None:
+    """Measure one bdpe-op in this process with whatever code PYTHONPATH selects; JSON on stdout."""
+    try:  # the testbench registry moved (characterize.testbenches -> characterize.procedures)
+        from characterize.procedures import get_testbench
+        from characterize.testbench import parse_params
+    except ImportError:
+        from characterize.testbenches import get_testbench, parse_params
     from characterize.runtime import NgspiceSession
 
+    tb = get_testbench("bdpe-op")
+    params = parse_params(tb, {"path": path})
+    spec = tb.spec(params)
     session = NgspiceSession()
     c0 = time.process_time()
     result = session.run(spec)
     cpu = time.process_time() - c0
     out, _ = session.command("rusage all")
-    counters = {}
+    stats = {"load_s": result.load_time_s, "analysis_s": result.analysis_time_s, "cpu_s": cpu,
+             "simulated_ns": spec.analysis.stop_s * 1e9}
     for line in out:
         for name in _COUNTERS:
             match = re.search(rf"{name}\s*=\s*([\d.eE+-]+)", line)
             if match:
-                counters[name] = float(match.group(1))
-    stats = {"load_s": result.load_time_s, "analysis_s": result.analysis_time_s, "cpu_s": cpu, **counters}
-    return stats, result
-
-
-def _child(args) -> tuple[dict, dict]:
-    path, full = args
-    tb = get_testbench("bdpe-op")
-    params = parse_params(tb, {"path": path})
-    stats, result = _one(tb.spec(params), full)
+                stats[name] = float(match.group(1))
     m = tb.measure(params, result)
-    return stats, {k: m[k] for k in ("result", "expected", "latency_s", "energy_J")}
+    print(json.dumps({"stats": stats, "measured": {k: float(m[k]) for k in ("result", "expected", "latency_s", "energy_J")}}))
+
+
+def _run_case(path: str, pythonpath: Path, full_library: bool) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(pythonpath), BDPE_FULL_LIBRARY="1" if full_library else "0")
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", path], env=env,
+                          capture_output=True, text=True, cwd=str(pythonpath))
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_engine: case failed ({pythonpath}, full library {full_library}):\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _print(cases: dict[str, dict]) -> None:
+    names = list(cases)
+    last = names[-1]
+    ns = cases[last]["stats"]["simulated_ns"]
+    print(f"bdpe-op: {ns:.1f} simulated ns; ratio = {names[0]} / {last}")
+    print(f"{'':28s}" + "".join(f"{n:>18s}" for n in names) + f"{'ratio':>8s}")
+    rows = [("stats", k) for k in ("load_s", "analysis_s", "cpu_s", *_COUNTERS)]
+    for section, key in rows:
+        vals = [cases[n][section].get(key, float("nan")) for n in names]
+        ratio = vals[0] / vals[-1] if vals[-1] else float("nan")
+        print(f"{key:28s}" + "".join(f"{v:18.2f}" for v in vals) + f"{ratio:8.2f}")
+    per_ns = [cases[n]["stats"]["cpu_s"] / cases[n]["stats"]["simulated_ns"] for n in names]
+    print(f"{'CPU s per simulated ns':28s}" + "".join(f"{v:18.2f}" for v in per_ns) + f"{per_ns[0] / per_ns[-1]:8.2f}")
+    for key in ("result", "expected", "latency_s", "energy_J"):
+        vals = [cases[n]["measured"][key] for n in names]
+        print(f"{key:28s}" + "".join(f"{v:18.6g}" for v in vals) + f"{vals[0] / vals[-1] if vals[-1] else float('nan'):8.4f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--path", choices=("rram", "register"), default="rram")
+    ap.add_argument("--reference-commit", metavar="REF", help="also run the code of this commit (git worktree)")
+    ap.add_argument("--child", metavar="PATH", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    import multiprocessing
-
-    tb = get_testbench("bdpe-op")
-    ns = tb.spec(parse_params(tb, {"path": args.path})).analysis.stop_s * 1e9
-    ctx = multiprocessing.get_context("spawn")
-    rows = {}
-    for full in (True, False):
-        with ctx.Pool(1) as pool:  # a fresh process each: one ngspice per process
-            rows[full] = pool.map(_child, [(args.path, full)])[0]
-    print(f"bdpe-op {args.path}: {ns:.1f} simulated ns")
-    print(f"{'':28s} {'whole library':>14s} {'subset':>10s} {'ratio':>7s}")
-    for key in ("load_s", "analysis_s", "cpu_s", *_COUNTERS):
-        a, b = rows[True][0].get(key, float("nan")), rows[False][0].get(key, float("nan"))
-        print(f"{key:28s} {a:14.2f} {b:10.2f} {a / b if b else float('nan'):7.2f}")
-    a, b = rows[True][0]["cpu_s"] / ns, rows[False][0]["cpu_s"] / ns
-    print(f"{'CPU s per simulated ns':28s} {a:14.2f} {b:10.2f} {a / b:7.2f}")
-    for key in ("result", "expected", "latency_s", "energy_J"):
-        a, b = rows[True][1][key], rows[False][1][key]
-        print(f"{key:28s} {a:14.6g} {b:10.6g} {a / b if b else float('nan'):7.4f}")
+    if args.child:
+        _child(args.child)
+        return
+    cases = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.reference_commit:
+            tree = Path(tmp) / "reference"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), args.reference_commit],
+                           check=True)
+            try:
+                cases[f"commit {args.reference_commit[:10]}"] = _run_case(args.path, tree, full_library=True)
+            finally:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+        cases["whole library"] = _run_case(args.path, ROOT, full_library=True)
+        cases["subset + edits"] = _run_case(args.path, ROOT, full_library=False)
+    _print(cases)
 
 
 if __name__ == "__main__":

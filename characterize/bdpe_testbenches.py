@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from circuits.bdpe import (ArrayParams, BDPEParams, CellParams, SenseParams, WriteRowParams, bdpe, cell_states,
+from circuits.bdpe import (ArrayParams, BDPEParams, CellParams, WriteRowParams, bdpe, cell_states,
                            engine_floorplan, popcount_wire_caps, rram_array, sense_amp, sense_reference, write_row)
 from circuits.netlist import NetlistValueError, check_int, check_word, fmt
 from circuits.parasitics import PARASITIC_MODES
@@ -327,13 +327,19 @@ class BDPEOpTB(_Cell):
         _resolve_t_sense(self)
 
 
+def _technology_default(p, name: str, minimum: str, design_value) -> None:
+    """A time field whose 0 means "the technology's": 0 -> ``design_value(engine design)``
+    (circuits.engine_design); any other value must be at least ``minimum``."""
+    value = getattr(p, name)
+    if value == 0:
+        object.__setattr__(p, name, design_value(engine_design(get_technology(p.technology))))
+    elif value < float(minimum):
+        raise NetlistValueError(name, value, f"must be >= {minimum} s (or 0: the technology's)")
+
+
 def _resolve_t_sense(p) -> None:
-    """``t_sense`` 0 -> the technology's (circuits.engine_design); otherwise at least 10 ps."""
-    if p.t_sense == 0:
-        design = engine_design(get_technology(p.technology))
-        object.__setattr__(p, "t_sense", design.timing.get("t_sense", BDPETiming.t_sense))
-    elif p.t_sense < 1e-11:
-        raise NetlistValueError("t_sense", p.t_sense, "must be >= 1e-11 s (or 0: the technology's)")
+    """``t_sense`` 0 -> the technology's; otherwise at least 10 ps."""
+    _technology_default(p, "t_sense", "1e-11", lambda d: d.timing.get("t_sense", BDPETiming.t_sense))
 
 
 def _op_setup(p: BDPEOpTB):
@@ -641,11 +647,7 @@ class ProgramWordTB(_Cell):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.t_write == 0:
-            design = engine_design(get_technology(self.technology))
-            object.__setattr__(self, "t_write", design.t_write)
-        elif self.t_write < 1e-9:
-            raise NetlistValueError("t_write", self.t_write, "must be >= 1e-9 s (or 0: the technology's)")
+        _technology_default(self, "t_write", "1e-9", lambda d: d.t_write)
 
 
 
@@ -687,8 +689,9 @@ def _build_program(p: ProgramWordTB, tech: Technology) -> SimSpec:
                    # 1e-4 stopped at the program-enable edge on cols 8 / 0xa5 / tt, gear 1e-5 on the
                    # default word at ff; trap 1e-5 ran every FreePDK45 case tried and agrees with the runs
                    # that finished (ff: 28.1347 vs 28.1274-28.1291 ns). SKY130: gear 1e-5 (trap 1e-5
-                   # stopped on the 4 x 4 word 0xa of tests/test_model_library.py).
-                   options={"reltol": 1e-5, "method": "trap" if tech.name == "freepdk45" else "gear"})
+                   # stopped on the 4 x 4 word 0xa of tests/test_model_library.py). The method is the
+                   # technology's (EngineDesign.write_method).
+                   options={"reltol": 1e-5, "method": design.write_method})
 
 
 def _measure_program(p: ProgramWordTB, r: SimResult) -> dict:

@@ -79,6 +79,7 @@ class EngineDesign:
     sense: SenseParams = SenseParams()
     timing: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     t_write: float = 50e-9  # s, program-enable pulse of program-word
+    write_method: str = "gear"  # integration method of the program-word deck (at reltol 1e-5)
     doc: str = ""
 
 
@@ -96,7 +97,7 @@ _DESIGNS = {
                           latch_n_w_um=round(0.5 * _S, 3), latch_reset_w_um=round(0.5 * _S, 3), c_junction_F=0.45e-15),
         timing=MappingProxyType({"t_pre": 0.15e-9, "t_sense": 1.0e-9, "t_eval": 1.5e-9, "t_reset": 0.15e-9,
                                  "t_register": 1.5e-9, "t_hold": 0.4e-9}),
-        t_write=100e-9,
+        t_write=100e-9, write_method="trap",
         doc="FreePDK45 BDPE: access NMOS 0.415/0.05 um, 45 nm M1 array wiring, sense amplifier x0.64 (input pair and tail 0.5 um), windows "
             "t_pre 0.15 / t_sense 1.0 / t_eval 1.5 / t_register 1.5 ns, word line off and precharge on 0.4 ns after sense "
             "enable (circuits.engine_design)"),

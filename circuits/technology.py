@@ -20,7 +20,7 @@ from typing import Mapping
 from . import cellgen, model_library, parasitics
 from .netlist import NetlistValueError, check_choice, check_name
 
-__all__ = ["Technology", "sky130", "freepdk45", "sky130_generated_cells", "ideal", "get_technology",
+__all__ = ["Technology", "sky130", "freepdk45", "sky130_generated_cells", "ideal", "get_technology", "nominal_vdd",
            "TechnologyNotFound", "TECHNOLOGIES", "CELL_RULES"]
 
 
@@ -465,3 +465,12 @@ def get_technology(name: str) -> Technology:
     factories = {"sky130": sky130, "freepdk45": freepdk45, "ideal": ideal}
     check_choice("technology", name, tuple(factories))
     return factories[name]()
+
+
+def nominal_vdd(name: str, fallback: float = 1.8) -> float:
+    """The nominal core supply (V) of technology ``name``; ``fallback`` when its files are not
+    installed or the name is unknown (tables still name their own operating points)."""
+    try:
+        return float(get_technology(name).vdd_nominal_V)
+    except Exception:  # noqa: BLE001 - TechnologyNotFound, an unknown name
+        return fallback
