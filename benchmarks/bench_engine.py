@@ -11,12 +11,14 @@ process (one ngspice per process), one after the other:
 (a) this tree loading the whole SKY130 library as shipped (``BDPE_FULL_LIBRARY=1``: no subset, no
     model edits);
 (b) this tree as it runs: the subset the deck uses, with the technology's model edits
-    (circuits.technology.SKY130_MODEL_EDITS: the body resistance network off).
+    (circuits.technology.SKY130_MODEL_EDITS: the body resistance network off);
+(c) (b) with the device models moved out of the FET subcircuits (``BDPE_HOIST_MODELS=1``, opt-in:
+    circuits.model_library.hoist_device_models).
 
 Prints the deck load time, ngspice's analysis time, the process's CPU time and the CPU per
 simulated ns, ngspice's own counters (equations, iterations, time points, matrix load / factor /
 solve time: device evaluation vs the sparse solver) and the measured result, latency and energy
-of every case; the ratio column is the first case over (b).  The measurement must agree within
+of every case; the ratio column is the first case over the last.  The measurement must agree within
 1 % (latency, energy) and exactly (result).  Needs a quiet machine: CPU time of a 2-core machine
 with other work running is not a benchmark.
 """
@@ -65,8 +67,9 @@ def _child(path: str) -> None:
     print(json.dumps({"stats": stats, "measured": {k: float(m[k]) for k in ("result", "expected", "latency_s", "energy_J")}}))
 
 
-def _run_case(path: str, pythonpath: Path, full_library: bool) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(pythonpath), BDPE_FULL_LIBRARY="1" if full_library else "0")
+def _run_case(path: str, pythonpath: Path, full_library: bool, hoist: bool = False) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(pythonpath), BDPE_FULL_LIBRARY="1" if full_library else "0",
+               BDPE_HOIST_MODELS="1" if hoist else "0")
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", path], env=env,
                           capture_output=True, text=True, cwd=str(pythonpath))
     if proc.returncode != 0:
@@ -113,6 +116,7 @@ def main() -> None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
         cases["whole library"] = _run_case(args.path, ROOT, full_library=True)
         cases["subset + edits"] = _run_case(args.path, ROOT, full_library=False)
+        cases["+ hoisted models"] = _run_case(args.path, ROOT, full_library=False, hoist=True)
     _print(cases)
 
 

@@ -233,6 +233,8 @@ class SimSpec:
         text = "\n".join(self.technology.init_commands) + "\n" + self.netlist()
         if self.technology.model_edits:  # the same deck on edited cards is another circuit
             text += "\n* model edits " + repr(self.technology.model_edits)
+        if self.technology.hoist_models:
+            text += "\n* device models hoisted"
         return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Statement", "flatten_section", "library_subset", "subset_file", "deck_identifiers", "instance_sizes",
-           "cache_dir"]
+           "cache_dir", "hoist_device_models"]
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INCLUDE_RE = re.compile(r"""^\.inc(?:lude)?\s+["']?([^"'\s]+)["']?\s*$""", re.I)
@@ -323,7 +323,8 @@ def cache_dir() -> Path:
     return fallback
 
 
-def subset_file(library: Path, corner: str, deck: str, edits: tuple[tuple[str, str], ...] = ()) -> Path:
+def subset_file(library: Path, corner: str, deck: str, edits: tuple[tuple[str, str], ...] = (),
+                hoist: bool = False) -> Path:
     """A file holding the subset of ``.lib LIBRARY CORNER`` that ``deck`` needs, written once and
     reused (by every deck that uses the same library names and device sizes).
 
@@ -331,7 +332,7 @@ def subset_file(library: Path, corner: str, deck: str, edits: tuple[tuple[str, s
     the sizes of its device instances, so an edited library (or another corner) gives another file.
     ``edits`` (``(pattern, replacement)`` regular expressions, e.g. a technology's
     :attr:`~circuits.technology.Technology.model_edits`) are applied to the subset's text; they are
-    part of the name too.
+    part of the name too.  ``hoist``: :func:`hoist_device_models` is applied as well (also in the name).
     """
     library = Path(library)
     statements = flatten_section(library, corner)
@@ -344,6 +345,8 @@ def subset_file(library: Path, corner: str, deck: str, edits: tuple[tuple[str, s
     digest.update(repr(sorted((k, None if v is None else sorted(v)) for k, v in sizes.items())).encode())
     if edits:
         digest.update(b"\0edits" + repr(tuple(edits)).encode())
+    if hoist:
+        digest.update(b"\0hoist")
     path = cache_dir() / f"{library.stem}-{corner}-{digest.hexdigest()[:20]}.spice"
     if not path.is_file():
         text = library_subset(statements, roots, sizes)
@@ -352,8 +355,109 @@ def subset_file(library: Path, corner: str, deck: str, edits: tuple[tuple[str, s
             text, n = re.subn(pattern, replacement, text)
             if n and sizes:  # a deck without devices of the library has nothing to edit
                 notes.append(f"* edited: {pattern} -> {replacement} ({n} times)\n")
+        if hoist:
+            text, n = hoist_device_models(text)
+            notes.append(f"* device models moved out of {n} subcircuits (hoist_device_models)\n")
         write_atomic(path, f"* subset of {library} section {corner} (circuits.model_library)\n" + "".join(notes) + text)
     return path
+
+
+_BRACED_RE = re.compile(r"\{([^}]*)\}")
+
+
+def _cards(block: list[str]) -> tuple[list[list[str]], list[str]]:
+    """(the ``.model`` cards of a subcircuit block, each with its ``+`` lines; the other lines)."""
+    cards, rest, k = [], [], 0
+    while k < len(block):
+        if block[k].lstrip().lower().startswith(".model"):
+            card = [block[k]]
+            k += 1
+            while k < len(block) and block[k].lstrip().startswith("+"):
+                card.append(block[k])
+                k += 1
+            cards.append(card)
+        else:
+            rest.append(block[k])
+            k += 1
+    return cards, rest
+
+
+def _local_names(rest: list[str]) -> frozenset[str]:
+    """Names a subcircuit defines for its instances: header ``name=value`` and ``.param`` names."""
+    text = _BRACED_RE.sub(" ", "\n".join(rest))
+    return frozenset(m.lower() for m in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*=", text))
+
+
+def _hoisted_block(block: list[str]) -> list[str] | None:
+    """``block`` (one ``.subckt`` ... ``.ends``) with its model cards moved in front of it, or None
+    when that would change a value (see :func:`hoist_device_models`)."""
+    cards, rest = _cards(block)
+    if not cards:
+        return None
+    name = block[0].split()[1]
+    local = _local_names(rest)
+    body = "\n".join(rest)
+    scale = None  # the local name that ``rsh`` takes from the instance
+    out = []
+    for card in cards:
+        text = "\n".join(card)
+        if re.search(r"\brgeomod\s*=\s*(?!0\b)", text, re.I):
+            return None  # rsh then enters the geometry-based S/D resistance too
+        for expr in _BRACED_RE.findall(text):
+            used = {m.lower() for m in _IDENT_RE.findall(expr)} & local
+            if not used:
+                continue
+            match = re.search(r"\brsh\s*=\s*\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}", text, re.I)
+            if not match or used != {match.group(1).lower()} or (scale not in (None, used)):
+                return None
+            scale = used
+        base = card[0].split()[1]
+        text = re.sub(r"\brsh\s*=\s*\{[^}]*\}", "rsh = 1", text, flags=re.I)
+        out.append(text.replace(base, f"{name}__{base}", 1))
+    bases = {card[0].split()[1].split(".", 1)[0] for card in cards}
+    for base in bases:
+        body = re.sub(rf"(?<=\s){re.escape(base)}(?=\s)", f"{name}__{base}", body)
+    if scale is not None:
+        factor = next(iter(scale))
+        new = re.sub(r"\b(nrd|nrs)\s*=\s*\{\s*(nrd|nrs)\s*\}", lambda m: f"{m.group(1)} = {{{m.group(2)}*{factor}}}"
+                     if m.group(1).lower() == m.group(2).lower() else m.group(0), body, flags=re.I)
+        if len(re.findall(r"\b(nrd|nrs)\s*=\s*\{[^}]*\*", new)) != 2 * sum(
+                1 for line in rest if line.lstrip()[:1].lower() == "m"):
+            return None  # every transistor must carry nrd = {nrd} and nrs = {nrs} to take the factor
+        body = new
+    return out + body.split("\n")
+
+
+def hoist_device_models(text: str) -> tuple[str, int]:
+    """Move the ``.model`` cards of device subcircuits in front of them, so that ngspice keeps one
+    copy of each instead of one per instance; returns (text, blocks changed).
+
+    SKY130's FET wrappers define their binned models inside the ``.subckt``, and ngspice copies
+    every model of a subcircuit into every instance (a whole-engine deck: ~140,000 expanded lines,
+    ~20 s of "subckt and param expansion").  A card is moved only when it uses nothing of the
+    instance except ``rsh = {X}`` with X local (SKY130: ``swx_nrds``, from ``nf`` and ``w``); then
+    ``rsh`` becomes 1 and each transistor's ``nrd = {nrd}`` / ``nrs = {nrs}`` becomes
+    ``{nrd*X}`` / ``{nrs*X}``: BSIM4 uses RSH only as RSH x NRD and RSH x NRS when RGEOMOD = 0
+    (blocks with another RGEOMOD stay as they are).  The moved cards are renamed
+    ``<subckt>__<model>`` (bins keep their ``.N``).  The same resistances, but rounded once instead
+    of twice where ngspice writes the parameter values: results move at the 1e-9 level, not
+    bit for bit (tests/test_model_library.py bounds it)."""
+    lines = text.split("\n")
+    out, i, changed = [], 0, 0
+    while i < len(lines):
+        if not lines[i].lstrip().lower().startswith(".subckt"):
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while not lines[j].lstrip().lower().startswith(".ends"):
+            j += 1
+        block = lines[i:j + 1]
+        hoisted = _hoisted_block(block)
+        changed += hoisted is not None
+        out += block if hoisted is None else hoisted
+        i = j + 1
+    return "\n".join(out), changed
 
 
 def write_atomic(path: Path, text: str) -> None:
