@@ -10,10 +10,11 @@ process (one ngspice per process), one after the other:
     PYTHONPATH (same venv, same ngspice);
 (a) this tree loading the whole SKY130 library as shipped (``BDPE_FULL_LIBRARY=1``: no subset, no
     model edits);
-(b) this tree as it runs: the subset the deck uses, with the technology's model edits
-    (circuits.technology.SKY130_MODEL_EDITS: the body resistance network off);
-(c) (b) with the device models moved out of the FET subcircuits (``BDPE_HOIST_MODELS=1``, opt-in:
-    circuits.model_library.hoist_device_models).
+(b) this tree with the subset the deck uses and the technology's model edits
+    (circuits.technology.SKY130_MODEL_EDITS: the body resistance network off), device models in
+    their subcircuits (``BDPE_HOIST_MODELS=0``);
+(c) this tree as it runs: (b) with the device models moved out of the FET subcircuits
+    (circuits.model_library.hoist_device_models).
 
 Prints the deck load time, ngspice's analysis time, the process's CPU time and the CPU per
 simulated ns, ngspice's own counters (equations, iterations, time points, matrix load / factor /

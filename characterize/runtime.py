@@ -24,6 +24,7 @@ they use (:mod:`circuits.model_library`; identical results, ~5 s more per SKY130
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import multiprocessing
@@ -128,7 +129,9 @@ class SimSpec:
     re-instantiates the models: ~9 ms with SKY130).  ``alters`` are ``(device, parameter, value)``
     changes of instance parameters applied with ``alter`` and no reset at all (the cheapest way to
     sweep source levels: ``("vdd", "dc", 1.6)``, ``("vin", "pulse", (0, 1.6, ...))``).
-    ``options`` are simulator options (``reltol``, ``method=gear``, ...).  ``seed`` (Monte Carlo
+    ``options`` are simulator options (``reltol``, ``method=gear``, ...); ``fallback_options`` are
+    other option sets tried in turn, on the circuit as loaded, when a transient stops ("timestep too
+    small"): the result's label names the set that ran.  ``seed`` (Monte Carlo
     with a technology's mismatch models) reseeds ngspice's random generator (``setseed``) right
     before the ``reset`` that instantiates the circuit, so every ``AGAUSS`` draw of the run follows
     from the seed and the loaded text alone (measured with ngspice 39: the same seed gives the same
@@ -148,6 +151,7 @@ class SimSpec:
     timeout_s: float = 120.0
     label: str = ""
     seed: int | None = None
+    fallback_options: tuple[tuple[tuple[str, object], ...], ...] = ()
 
     def __post_init__(self):
         # normalise mappings into sorted tuples so specs are hashable and deterministic
@@ -155,6 +159,8 @@ class SimSpec:
             object.__setattr__(self, "params", tuple(sorted(self.params.items())))
         if isinstance(self.options, Mapping):
             object.__setattr__(self, "options", tuple(sorted(self.options.items())))
+        object.__setattr__(self, "fallback_options", tuple(
+            tuple(sorted(o.items())) if isinstance(o, Mapping) else tuple(o) for o in self.fallback_options))
         object.__setattr__(self, "probes", tuple(self.probes))
         object.__setattr__(self, "alters", tuple((d, p, tuple(v) if isinstance(v, (list, tuple)) else v)
                                                  for d, p, v in self.alters))
@@ -176,7 +182,7 @@ class SimSpec:
             check_number(name, value)
             if name.lower() not in declared:
                 raise NetlistValueError(name, value, "is not a .param declared in the deck")
-        for name, value in self.options:
+        for name, value in self.options + tuple(item for o in self.fallback_options for item in o):
             if name not in _OPTION_NAMES:
                 raise NetlistValueError("option", name, f"is not a supported option ({', '.join(sorted(_OPTION_NAMES))})")
             if isinstance(value, str) and value in _OPTION_WORDS:
@@ -455,7 +461,25 @@ class NgspiceSession:
 
     # -- one run
     def run(self, spec: SimSpec, *, force_reload: bool = False) -> SimResult:
-        """Run one spec on this process's ngspice; raises :class:`SimulationFailed` on error."""
+        """Run one spec on this process's ngspice; raises :class:`SimulationFailed` on error.  A
+        transient that stops is run again with each of ``spec.fallback_options`` in turn."""
+        try:
+            return self._run_once(spec, force_reload=force_reload)
+        except SimulationFailed as exc:
+            stopped = "timestep too small" in str(exc).lower() or "transient stopped" in str(exc).lower()
+            if not (stopped and spec.fallback_options):
+                raise
+            for options in spec.fallback_options:
+                text = ", ".join(f"{k}={v if isinstance(v, str) else fmt(v)}" for k, v in options)
+                retry = dataclasses.replace(spec, options=options, fallback_options=(),
+                                            label=f"{spec.label} [fallback: {text}]")
+                try:
+                    return self._run_once(retry)
+                except SimulationFailed:
+                    continue
+            raise
+
+    def _run_once(self, spec: SimSpec, *, force_reload: bool = False) -> SimResult:
         t0 = time.perf_counter()
         reloaded = False
         load_time = 0.0

@@ -68,7 +68,7 @@ class Technology:
         hoist_models: move the model cards of device subcircuits in front of them in every
             library subset (:func:`circuits.model_library.hoist_device_models`: one copy per deck
             instead of one per transistor instance; results move at the 1e-9 level).
-            SKY130 only, opt-in: ``BDPE_HOIST_MODELS=1`` in the environment.
+            On for SKY130; ``BDPE_HOIST_MODELS=0`` in the environment turns it off.
     """
 
     name: str
@@ -283,9 +283,7 @@ def sky130() -> Technology:
         init_commands=("set ngbehavior=hsa", "set ng_nomodcheck", "set num_threads=1"),
         model_subset=True,
         model_edits=SKY130_MODEL_EDITS,
-        # opt-in for now: hoisted, the 4 x 4 program-word deck of tests/test_model_library.py stops
-        # with "timestep too small" (gear, reltol 1e-5) where the cards in place run
-        hoist_models=os.environ.get("BDPE_HOIST_MODELS", "0") not in ("", "0"),
+        hoist_models=os.environ.get("BDPE_HOIST_MODELS", "1") != "0",
         parasitic_model=parasitics.SKY130_HD,
         # the library's "<corner>_mm" sections set MC_MM_SWITCH=1: every FET instance adds
         # AGAUSS(0,1,1) * sw_mm_vth0_<device> / sqrt(l*w*mult) to its threshold voltage
