@@ -7,7 +7,8 @@ process (one ngspice per process), one after the other:
 
 (r) ``--reference-commit REF`` (e.g. 1eed1c8, the tree issue 13 was filed against): the code of
     that commit, checked out with ``git worktree`` into a temporary directory and put first on
-    PYTHONPATH (same venv, same ngspice);
+    PYTHONPATH (same venv, same ngspice), run with ``BDPE_FULL_LIBRARY=1`` (the whole library, as
+    every deck loaded it before circuits/model_library.py; a later commit's subsets are not used);
 (a) this tree loading the whole SKY130 library as shipped (``BDPE_FULL_LIBRARY=1``: no subset, no
     model edits);
 (b) this tree with the subset the deck uses and the technology's model edits

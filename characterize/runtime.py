@@ -469,15 +469,17 @@ class NgspiceSession:
             stopped = "timestep too small" in str(exc).lower() or "transient stopped" in str(exc).lower()
             if not (stopped and spec.fallback_options):
                 raise
+            tried = []
             for options in spec.fallback_options:
+                merged = tuple(sorted({**dict(spec.options), **dict(options)}.items()))  # on top of the spec's
                 text = ", ".join(f"{k}={v if isinstance(v, str) else fmt(v)}" for k, v in options)
-                retry = dataclasses.replace(spec, options=options, fallback_options=(),
+                retry = dataclasses.replace(spec, options=merged, fallback_options=(),
                                             label=f"{spec.label} [fallback: {text}]")
                 try:
                     return self._run_once(retry)
-                except SimulationFailed:
-                    continue
-            raise
+                except SimulationFailed as again:
+                    tried.append(f"fallback {text}: {again.message.splitlines()[0][:200] if again.message else again.kind}")
+            raise SimulationFailed(spec.label, exc.kind, "; ".join([exc.message] + tried)) from None
 
     def _run_once(self, spec: SimSpec, *, force_reload: bool = False) -> SimResult:
         t0 = time.perf_counter()

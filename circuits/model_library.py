@@ -261,6 +261,7 @@ def deck_identifiers(deck: str) -> frozenset[str]:
 # part of every subset file's name: change it when the selection rules change, so no file written
 # by an older rule is reused
 _SUBSET_VERSION = "2"
+_HOIST_VERSION = "2"  # part of a hoisted subset's name: a change of hoist_device_models makes new files
 
 _SUFFIX = {"t": 1e12, "g": 1e9, "meg": 1e6, "k": 1e3, "mil": 25.4e-6, "m": 1e-3, "u": 1e-6, "n": 1e-9,
            "p": 1e-12, "f": 1e-15}
@@ -346,7 +347,7 @@ def subset_file(library: Path, corner: str, deck: str, edits: tuple[tuple[str, s
     if edits:
         digest.update(b"\0edits" + repr(tuple(edits)).encode())
     if hoist:
-        digest.update(b"\0hoist")
+        digest.update(b"\0hoist" + _HOIST_VERSION.encode())
     path = cache_dir() / f"{library.stem}-{corner}-{digest.hexdigest()[:20]}.spice"
     if not path.is_file():
         text = library_subset(statements, roots, sizes)
@@ -388,44 +389,57 @@ def _local_names(rest: list[str]) -> frozenset[str]:
     return frozenset(m.lower() for m in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*=", text))
 
 
+_EXPR_RE = re.compile(r"\{([^}]*)\}|'([^']*)'")
+_RSH_RE = re.compile(r"\brsh\s*=\s*\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}", re.I)
+
+
+def _card_scale(card: str, local: frozenset[str]) -> tuple[bool, str | None]:
+    """(may this card leave its subcircuit, the local name its ``rsh`` takes or None): it may when
+    no expression uses an instance name, except ``rsh = {X}`` with X local, and RGEOMOD is 0."""
+    if re.search(r"\brgeomod\s*=\s*(?!0\b)", card, re.I):
+        return False, None  # rsh then enters the geometry-based S/D resistance too
+    rsh = _RSH_RE.search(card)
+    scale = rsh.group(1).lower() if rsh and rsh.group(1).lower() in local else None
+    text = card[:rsh.start()] + card[rsh.end():] if scale else card
+    for braced, quoted in _EXPR_RE.findall(text):
+        if {m.lower() for m in _IDENT_RE.findall(braced or quoted)} & local:
+            return False, None
+    return True, scale
+
+
 def _hoisted_block(block: list[str]) -> list[str] | None:
     """``block`` (one ``.subckt`` ... ``.ends``) with its model cards moved in front of it, or None
-    when that would change a value (see :func:`hoist_device_models`)."""
+    when that could change a value (see :func:`hoist_device_models`)."""
     cards, rest = _cards(block)
     if not cards:
         return None
     name = block[0].split()[1]
     local = _local_names(rest)
-    body = "\n".join(rest)
-    scale = None  # the local name that ``rsh`` takes from the instance
+    checked = [_card_scale("\n".join(card), local) for card in cards]
+    scales = {scale for _, scale in checked}
+    if not all(ok for ok, _ in checked) or len(scales) != 1:
+        return None  # a card uses the instance, or the bins disagree on rsh
+    scale = scales.pop()
+    bases = {card[0].split()[1].split(".", 1)[0].lower() for card in cards}
     out = []
     for card in cards:
-        text = "\n".join(card)
-        if re.search(r"\brgeomod\s*=\s*(?!0\b)", text, re.I):
-            return None  # rsh then enters the geometry-based S/D resistance too
-        for expr in _BRACED_RE.findall(text):
-            used = {m.lower() for m in _IDENT_RE.findall(expr)} & local
-            if not used:
-                continue
-            match = re.search(r"\brsh\s*=\s*\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}", text, re.I)
-            if not match or used != {match.group(1).lower()} or (scale not in (None, used)):
-                return None
-            scale = used
-        base = card[0].split()[1]
-        text = re.sub(r"\brsh\s*=\s*\{[^}]*\}", "rsh = 1", text, flags=re.I)
-        out.append(text.replace(base, f"{name}__{base}", 1))
-    bases = {card[0].split()[1].split(".", 1)[0] for card in cards}
-    for base in bases:
-        body = re.sub(rf"(?<=\s){re.escape(base)}(?=\s)", f"{name}__{base}", body)
-    if scale is not None:
-        factor = next(iter(scale))
-        new = re.sub(r"\b(nrd|nrs)\s*=\s*\{\s*(nrd|nrs)\s*\}", lambda m: f"{m.group(1)} = {{{m.group(2)}*{factor}}}"
-                     if m.group(1).lower() == m.group(2).lower() else m.group(0), body, flags=re.I)
-        if len(re.findall(r"\b(nrd|nrs)\s*=\s*\{[^}]*\*", new)) != 2 * sum(
-                1 for line in rest if line.lstrip()[:1].lower() == "m"):
-            return None  # every transistor must carry nrd = {nrd} and nrs = {nrs} to take the factor
-        body = new
-    return out + body.split("\n")
+        head = card[0].split(None, 2)
+        text = "\n".join([f"{head[0]} {name}__{head[1]} {head[2] if len(head) > 2 else ''}".rstrip()] + card[1:])
+        out.append(_RSH_RE.sub("rsh = 1", text) if scale else text)
+    body = []
+    for line in rest:
+        if line.lstrip()[:1].lower() == "m":  # Mname d g s b MODEL ...: the sixth token
+            match = re.match(r"(\s*\S+(?:\s+\S+){4}\s+)(\S+)(.*)$", line)
+            if not match or match.group(2).lower() not in bases:
+                return None  # a transistor whose model is not one of the moved cards
+            line = f"{match.group(1)}{name}__{match.group(2)}{match.group(3)}"
+            if scale:
+                line, n = re.subn(r"\b(nrd|nrs)\s*=\s*\{\s*\1\s*\}", lambda m: f"{m.group(1)} = {{{m.group(1)}*{scale}}}",
+                                  line, flags=re.I)
+                if n != 2:
+                    return None  # the factor needs nrd = {nrd} and nrs = {nrs} on every transistor
+        body.append(line)
+    return out + body
 
 
 def hoist_device_models(text: str) -> tuple[str, int]:
@@ -437,8 +451,11 @@ def hoist_device_models(text: str) -> tuple[str, int]:
     ~20 s of "subckt and param expansion").  A card is moved only when it uses nothing of the
     instance except ``rsh = {X}`` with X local (SKY130: ``swx_nrds``, from ``nf`` and ``w``); then
     ``rsh`` becomes 1 and each transistor's ``nrd = {nrd}`` / ``nrs = {nrs}`` becomes
-    ``{nrd*X}`` / ``{nrs*X}``: BSIM4 uses RSH only as RSH x NRD and RSH x NRS when RGEOMOD = 0
-    (blocks with another RGEOMOD stay as they are).  The moved cards are renamed
+    ``{nrd*X}`` / ``{nrs*X}``: BSIM4 uses RSH only as RSH x NRD and RSH x NRS when RGEOMOD = 0.
+    A block stays as it is when any card uses another instance name (braced or quoted), sets
+    another RGEOMOD, or its bins disagree on ``rsh``, or when a transistor does not name one of the
+    moved models or lacks ``nrd = {nrd}`` / ``nrs = {nrs}`` (with a local X).  A ``rsh`` from a
+    global parameter is left as it is.  The moved cards are renamed
     ``<subckt>__<model>`` (bins keep their ``.N``).  The same resistances, but rounded once instead
     of twice where ngspice writes the parameter values: results move at the 1e-9 level, not
     bit for bit (tests/test_model_library.py bounds it)."""

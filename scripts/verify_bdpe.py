@@ -52,8 +52,8 @@ def plan(corner: str, seed: int, n_rows: int, inputs_per_row: int, parasitics: s
     base = get_technology(technology)
     base.check_corner(corner, "--corners")
     tech = base.with_stdcell_parasitics(parasitics, "--parasitics")
-    if foundry_cards:  # the model cards as shipped (no Technology.model_edits)
-        tech = tech.with_model_edits(())
+    if foundry_cards:  # the model cards as shipped (no Technology.model_edits) and in place (not hoisted)
+        tech = dataclasses.replace(tech.with_model_edits(()), hoist_models=False)
     design = engine_design(base)
     timing = _timing(technology, parasitics)
     vdd = base.vdd_nominal_V

@@ -189,10 +189,24 @@ def test_hoisting_refuses_a_card_that_uses_more_of_the_instance():
         ".param l = 1 w = 1",
         "Mdev2 d g s b m2 l = {l} w = {w} nrd = 1 nrs = 1",
         ".model m2.1 nmos level = 54 toxe = {4e-9*w}",
-        ".ends dev2"])
+        ".ends dev2",
+        ".subckt dev3 d g s b",  # rsh from a global parameter: moved, rsh kept, nrd/nrs untouched
+        ".param l = 1 w = 1 nrd = {0.14/w} nrs = {0.14/w}",
+        "Mdev3 d g s b m3 l = {l} w = {w} nrd = {nrd} nrs = {nrs}",
+        ".model m3.1 nmos level = 54 rsh = {sw_rs}",
+        ".ends dev3",
+        ".subckt dev4 d g s b",  # bins disagree on rsh: stays
+        ".param l = 1 w = 1 y = {2/w} nrd = {0.14/w} nrs = {0.14/w}",
+        "Mdev4 d g s b m4 l = {l} w = {w} nrd = {nrd} nrs = {nrs}",
+        ".model m4.1 nmos level = 54 rsh = {y}",
+        ".model m4.2 nmos level = 54 rsh = 10",
+        ".ends dev4"])
     out, n = ml.hoist_device_models(text)
-    assert n == 1
+    assert n == 2
     lines = out.splitlines()
     assert lines[0] == ".model dev__devm.1 nmos level = 54 rsh = 1 lmin = 0.1"
     assert "Mdev d g s b dev__devm l = {l} w = {w} nrd = {nrd*x} nrs = {nrs*x}" in lines
     assert ".model m2.1 nmos level = 54 toxe = {4e-9*w}" in lines  # uses w: stays inside dev2
+    assert ".model dev3__m3.1 nmos level = 54 rsh = {sw_rs}" in lines
+    assert "Mdev3 d g s b dev3__m3 l = {l} w = {w} nrd = {nrd} nrs = {nrs}" in lines
+    assert ".model m4.2 nmos level = 54 rsh = 10" in lines and "Mdev4 d g s b m4 l = {l} w = {w} nrd = {nrd} nrs = {nrs}" in lines
