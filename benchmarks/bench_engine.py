@@ -1,6 +1,7 @@
 """Whole-engine BDPE deck: where the CPU goes, today's code against an earlier commit's, side by side.
 
     .venv/bin/python benchmarks/bench_engine.py [--path rram|register] [--reference-commit REF]
+                                                [--cases all|ends] [--repeat N]
 
 Runs one ``bdpe-op`` (two operations back to back, as the testbench does), each case in a fresh
 process (one ngspice per process), one after the other:
@@ -21,7 +22,10 @@ Prints the deck load time, ngspice's analysis time, the process's CPU time and t
 simulated ns, ngspice's own counters (equations, iterations, time points, matrix load / factor /
 solve time: device evaluation vs the sparse solver) and the measured result, latency and energy
 of every case; the ratio column is the first case over the last.  The measurement must agree within
-1 % (latency, energy) and exactly (result).  Needs a quiet machine: CPU time of a 2-core machine
+1 % (latency, energy) and exactly (result).  ``--repeat N`` runs N rounds of the cases interleaved
+and prints every round's CPU per simulated ns, the medians and the ratio of the first case to the
+last per round (a single run of the reference has moved by 20 % between quiet runs); ``--cases
+ends`` leaves out the middle columns.  Needs a quiet machine: CPU time of a 2-core machine
 with other work running is not a benchmark.
 """
 from __future__ import annotations
@@ -30,6 +34,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,29 +102,66 @@ def _print(cases: dict[str, dict]) -> None:
         print(f"{key:28s}" + "".join(f"{v:18.6g}" for v in vals) + f"{vals[0] / vals[-1] if vals[-1] else float('nan'):8.4f}")
 
 
+def _round(args, tmp: str) -> dict[str, dict]:
+    """Every selected case once, in a fresh process each."""
+    cases = {}
+    if args.reference_commit:
+        tree = Path(tmp) / "reference"
+        if not tree.exists():
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree),
+                            args.reference_commit], check=True)
+        cases[f"commit {args.reference_commit[:10]}"] = _run_case(args.path, tree, full_library=True)
+    if args.cases == "all" or not args.reference_commit:
+        cases["whole library"] = _run_case(args.path, ROOT, full_library=True)
+    if args.cases == "all":
+        cases["subset + edits"] = _run_case(args.path, ROOT, full_library=False)
+    cases["+ hoisted models"] = _run_case(args.path, ROOT, full_library=False, hoist=True)
+    return cases
+
+
+def _summary(rounds: list[dict[str, dict]]) -> None:
+    """CPU per simulated ns of every round, the medians and the ratio of the first case to the last."""
+    names = list(rounds[0])
+    per_ns = {n: [r[n]["stats"]["cpu_s"] / r[n]["stats"]["simulated_ns"] for r in rounds] for n in names}
+    ratios = [a / b for a, b in zip(per_ns[names[0]], per_ns[names[-1]])]
+    print(f"\nCPU s per simulated ns over {len(rounds)} rounds (cases interleaved, each in a fresh process)")
+    for n in names:
+        print(f"{n:28s}" + "".join(f"{v:8.2f}" for v in per_ns[n]) + f"   median {statistics.median(per_ns[n]):.2f}")
+    print(f"{'ratio first / last':28s}" + "".join(f"{v:8.2f}" for v in ratios)
+          + f"   median {statistics.median(ratios):.2f}; ratio of medians "
+          f"{statistics.median(per_ns[names[0]]) / statistics.median(per_ns[names[-1]]):.2f}")
+    for n in names:  # the simulator is deterministic: every round must measure the same
+        if len({json.dumps(r[n]["measured"], sort_keys=True) for r in rounds}) != 1:
+            print(f"warning: {n}: the measured results differ between rounds")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--path", choices=("rram", "register"), default="rram")
     ap.add_argument("--reference-commit", metavar="REF", help="also run the code of this commit (git worktree)")
+    ap.add_argument("--cases", choices=("all", "ends"), default="all",
+                    help="ends: only the reference (or the whole library) and the hoisted deck")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N", help="rounds of all cases, interleaved")
     ap.add_argument("--child", metavar="PATH", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(args.child)
         return
-    cases = {}
+    if args.repeat < 1:
+        ap.error(f"--repeat: {args.repeat} is not a positive number of rounds")
+    rounds = []
     with tempfile.TemporaryDirectory() as tmp:
-        if args.reference_commit:
-            tree = Path(tmp) / "reference"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), args.reference_commit],
-                           check=True)
-            try:
-                cases[f"commit {args.reference_commit[:10]}"] = _run_case(args.path, tree, full_library=True)
-            finally:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
-        cases["whole library"] = _run_case(args.path, ROOT, full_library=True)
-        cases["subset + edits"] = _run_case(args.path, ROOT, full_library=False)
-        cases["+ hoisted models"] = _run_case(args.path, ROOT, full_library=False, hoist=True)
-    _print(cases)
+        try:
+            for k in range(args.repeat):
+                rounds.append(_round(args, tmp))
+                print(f"round {k + 1} of {args.repeat}:", flush=True)
+                _print(rounds[-1])
+        finally:
+            if args.reference_commit:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(Path(tmp) / "reference")],
+                               check=False, capture_output=True)
+    if args.repeat > 1:
+        _summary(rounds)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ def point_key(point: Point, ngspice_version: str) -> str:
         payload["seed"] = s.seed
     if s.fallback_options:  # option sets tried when the transient stops (only then: other keys stay)
         payload["fallback_options"] = [list(o) for o in s.fallback_options]
-    if s.technology.hoist_models:  # the model cards moved out of their subcircuits (1e-9 level)
-        payload["hoist_models"] = True
+    if s.technology.model_load_identity():  # edited cards, cards moved out of their subcircuits
+        payload["model_load"] = s.technology.model_load_identity()
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

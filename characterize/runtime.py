@@ -131,7 +131,8 @@ class SimSpec:
     sweep source levels: ``("vdd", "dc", 1.6)``, ``("vin", "pulse", (0, 1.6, ...))``).
     ``options`` are simulator options (``reltol``, ``method=gear``, ...); ``fallback_options`` are
     other option sets tried in turn, on the circuit as loaded, when a transient stops ("timestep too
-    small"): the result's label names the set that ran.  ``seed`` (Monte Carlo
+    small"): the result's label names the set that ran; each attempt has ``timeout_s``
+    (:meth:`time_allowed_s`).  ``seed`` (Monte Carlo
     with a technology's mismatch models) reseeds ngspice's random generator (``setseed``) right
     before the ``reset`` that instantiates the circuit, so every ``AGAUSS`` draw of the run follows
     from the seed and the loaded text alone (measured with ngspice 39: the same seed gives the same
@@ -234,13 +235,15 @@ class SimSpec:
         lines.append(".end")
         return "\n".join(lines) + "\n"
 
+    def time_allowed_s(self) -> float:
+        """The run's deadline: ``timeout_s`` for the spec's options and for each fallback set."""
+        return self.timeout_s * (1 + len(self.fallback_options))
+
     def deck_key(self) -> str:
         """Identity of the loaded circuit: what forces a re-parse when it changes."""
         text = "\n".join(self.technology.init_commands) + "\n" + self.netlist()
-        if self.technology.model_edits:  # the same deck on edited cards is another circuit
-            text += "\n* model edits " + repr(self.technology.model_edits)
-        if self.technology.hoist_models:
-            text += "\n* device models hoisted"
+        if self.technology.model_load_identity():  # the same deck on edited cards is another circuit
+            text += "\n* " + self.technology.model_load_identity()
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -271,10 +274,11 @@ class SimResult:
 
 
 class SimulationFailed(RuntimeError):
-    """A run failed; carries the run's label (the sweep point) and the kind of failure."""
+    """A run failed; carries the run's label (the sweep point) and the kind of failure.
+    ``stopped``: a transient that ran but did not reach its stop time (e.g. "timestep too small")."""
 
-    def __init__(self, label: str, kind: str, message: str):
-        self.label, self.kind, self.message = label, kind, message
+    def __init__(self, label: str, kind: str, message: str, *, stopped: bool = False):
+        self.label, self.kind, self.message, self.stopped = label, kind, message, stopped
         super().__init__(f"simulation {label or '?'} failed ({kind}): {message}")
 
 
@@ -466,12 +470,13 @@ class NgspiceSession:
         try:
             return self._run_once(spec, force_reload=force_reload)
         except SimulationFailed as exc:
-            stopped = "timestep too small" in str(exc).lower() or "transient stopped" in str(exc).lower()
-            if not (stopped and spec.fallback_options):
+            if not (exc.stopped and spec.fallback_options):
                 raise
             tried = []
             for options in spec.fallback_options:
                 merged = tuple(sorted({**dict(spec.options), **dict(options)}.items()))  # on top of the spec's
+                if merged == spec.options:  # nothing new to try
+                    continue
                 text = ", ".join(f"{k}={v if isinstance(v, str) else fmt(v)}" for k, v in options)
                 retry = dataclasses.replace(spec, options=merged, fallback_options=(),
                                             label=f"{spec.label} [fallback: {text}]")
@@ -479,7 +484,7 @@ class NgspiceSession:
                     return self._run_once(retry)
                 except SimulationFailed as again:
                     tried.append(f"fallback {text}: {again.message.splitlines()[0][:200] if again.message else again.kind}")
-            raise SimulationFailed(spec.label, exc.kind, "; ".join([exc.message] + tried)) from None
+            raise SimulationFailed(spec.label, exc.kind, "; ".join([exc.message] + tried), stopped=True) from None
 
     def _run_once(self, spec: SimSpec, *, force_reload: bool = False) -> SimResult:
         t0 = time.perf_counter()
@@ -505,13 +510,16 @@ class NgspiceSession:
             errors = self._errors(out + err)
             notes = tuple(line.strip() for line in err if line.strip() and classify_message(line) == "note")
             vectors, missing = self._collect(spec)
+            stopped = any("timestep too small" in e.lower() for e in errors)
             if isinstance(spec.analysis, Tran) and not errors:
                 t_end = vectors.get("time", np.array([0.0]))[-1]
                 if t_end < spec.analysis.stop_s * (1 - 1e-9):
                     errors.append(f"transient stopped at {t_end:.4g} s of {spec.analysis.stop_s:.4g} s")
+                    stopped = True
             if errors or missing:
                 raise SimulationFailed(spec.label, "error", "; ".join(
-                    errors[:5] + ([f"no vector for probes {missing}"] if missing else [])))
+                    errors[:5] + ([f"no vector for probes {missing}"] if missing else [])),
+                    stopped=stopped and isinstance(spec.analysis, Tran))
             # ngspice accumulates analysis time until the next reset: take the difference
             analysis_time = self._total_analysis_time() - analysis_before
         except BaseException:
@@ -789,7 +797,7 @@ class _MapRun:
                     self.receive(worker)
                 elif time.monotonic() >= worker.deadline:
                     self.replace(worker, "timeout",
-                                 f"no result within {self.specs[worker.job].timeout_s:g} s; worker killed")
+                                 f"no result within {self.specs[worker.job].time_allowed_s():g} s; worker killed")
             for worker in workers:
                 if worker.job is None:
                     self.dispatch(worker)
@@ -823,7 +831,7 @@ class _MapRun:
         worker.job = index
         # a first run on a worker also parses the deck: allow for the model library (~5 s for SKY130)
         needs_load = spec.deck_key() not in worker.held and spec.technology.library is not None
-        worker.deadline = time.monotonic() + spec.timeout_s + (_LOAD_ALLOWANCE_S if needs_load else 0.0)
+        worker.deadline = time.monotonic() + spec.time_allowed_s() + (_LOAD_ALLOWANCE_S if needs_load else 0.0)
         worker.loaded_key = spec.deck_key()
         worker.conn.send(("run", index, (spec, self.force_reload)))
 

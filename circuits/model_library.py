@@ -35,6 +35,8 @@ __all__ = ["Statement", "flatten_section", "library_subset", "subset_file", "dec
            "cache_dir", "hoist_device_models"]
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGN_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=")  # the name of a "name = value"
+_EXPR_RE = re.compile(r"\{([^}]*)\}|'([^']*)'")  # a braced or quoted expression
 _INCLUDE_RE = re.compile(r"""^\.inc(?:lude)?\s+["']?([^"'\s]+)["']?\s*$""", re.I)
 _LIB_CALL_RE = re.compile(r"""^\.lib\s+["']?([^"'\s]+)["']?\s+(\S+)\s*$""", re.I)
 _LIB_START_RE = re.compile(r"^\.lib\s+(\S+)\s*$", re.I)
@@ -137,7 +139,7 @@ def _statement(text: str, body: tuple[str, ...] = ()) -> Statement:
         return Statement(text, frozenset({name}), idents - {name}, "model")
     if head == ".param":
         body = " ".join(text.replace("\n", " ").split()[1:]).replace("+", " ")
-        names = frozenset(m.lower() for m in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*=", body))
+        names = frozenset(m.lower() for m in _ASSIGN_RE.findall(body))
         return Statement(text, names, idents - names, "param")
     return Statement(text, frozenset(), idents, "other")
 
@@ -363,8 +365,6 @@ def subset_file(library: Path, corner: str, deck: str, edits: tuple[tuple[str, s
     return path
 
 
-_BRACED_RE = re.compile(r"\{([^}]*)\}")
-
 
 def _cards(block: list[str]) -> tuple[list[list[str]], list[str]]:
     """(the ``.model`` cards of a subcircuit block, each with its ``+`` lines; the other lines)."""
@@ -385,11 +385,10 @@ def _cards(block: list[str]) -> tuple[list[list[str]], list[str]]:
 
 def _local_names(rest: list[str]) -> frozenset[str]:
     """Names a subcircuit defines for its instances: header ``name=value`` and ``.param`` names."""
-    text = _BRACED_RE.sub(" ", "\n".join(rest))
-    return frozenset(m.lower() for m in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*=", text))
+    text = _EXPR_RE.sub(" ", "\n".join(rest))
+    return frozenset(m.lower() for m in _ASSIGN_RE.findall(text))
 
 
-_EXPR_RE = re.compile(r"\{([^}]*)\}|'([^']*)'")
 _RSH_RE = re.compile(r"\brsh\s*=\s*\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}", re.I)
 
 

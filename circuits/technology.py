@@ -98,6 +98,14 @@ class Technology:
         return hash((self.name, self.source, str(self.library), self.stdcell_parasitics, self.mismatch, self.model_edits,
                      self.hoist_models))
 
+    def model_load_identity(self) -> str:
+        """How the model cards reach the simulator beyond the deck's text (the cards' edits, the
+        hoisting): part of the deck key and of every cache key; "" with the foundry's cards as they
+        are."""
+        parts = ([f"model edits {self.model_edits!r}"] if self.model_edits else []) + \
+            (["device models hoisted"] if self.hoist_models else [])
+        return "; ".join(parts)
+
     def with_model_edits(self, edits: tuple[tuple[str, str, str], ...] = ()) -> "Technology":
         """This technology with other :attr:`model_edits` (default none: the foundry's cards)."""
         return dataclasses.replace(self, model_edits=tuple(edits))

@@ -64,31 +64,28 @@ def plan(corner: str, seed: int, n_rows: int, inputs_per_row: int, parasitics: s
     reg = BDPEParams(array=ArrayParams(words=(0,), cell=cell, **design.array), sense=design.sense, read_path=False)
     rram_ops = [BDPEOp("rram", x, row) for row, x in pairs]
     reg_ops = [BDPEOp("register", x, 0, words[row]) for row, x in pairs]
-    return [(rram, rram_ops, bdpe_sequence(rram, tech, rram_ops, corner=corner, vdd=vdd, timing=timing,
-                                           label=f"verify rram {corner}{tag}")),
-            (reg, reg_ops, bdpe_sequence(reg, tech, reg_ops, corner=corner, vdd=vdd, timing=timing,
-                                         label=f"verify register {corner}{tag}"))]
-
-
-def _gear(spec):
-    """``spec`` with gear integration, nothing else changed."""
-    options = tuple(sorted({**dict(spec.options), "method": "gear"}.items()))
-    return dataclasses.replace(spec, options=options, label=spec.label + " [retry: gear]")
+    gear = ({"method": "gear"},)  # a transient that stops runs again with gear at the same steps
+    return [(rram, rram_ops, dataclasses.replace(bdpe_sequence(rram, tech, rram_ops, corner=corner, vdd=vdd, timing=timing,
+                                                               label=f"verify rram {corner}{tag}"), fallback_options=gear)),
+            (reg, reg_ops, dataclasses.replace(bdpe_sequence(reg, tech, reg_ops, corner=corner, vdd=vdd, timing=timing,
+                                                             label=f"verify register {corner}{tag}"), fallback_options=gear))]
 
 
 def _run_with_retries(pool, jobs: list) -> tuple[list, list]:
-    """Run every job's spec. A deck that stops (e.g. "timestep too small") is retried with gear
-    integration at the same steps, then with the campaigns' robust settings
+    """Run every job's spec. A deck that stops (e.g. "timestep too small") has already run again with
+    gear integration at the same steps inside the worker (the specs' ``fallback_options``); one
+    that still fails is retried with the campaigns' robust settings
     (characterize.testbench.robust_spec: gear, max step / 4, ~4x the CPU); the label of a retried
     deck says so. Returns the jobs (retried specs in place) and their results."""
     results = pool.map([j[3] for j in jobs])
-    for name, retry in (("gear", _gear), ("gear, max step / 4", robust_spec)):
-        failed = [k for k, r in enumerate(results) if not r.ok]
-        for k in failed:
-            print(f"{jobs[k][3].label}: {results[k].error_kind}: {results[k].error}; retrying with {name}", flush=True)
-        jobs = [j if k not in failed else (*j[:3], retry(j[3])) for k, j in enumerate(jobs)]
-        for k, r in zip(failed, pool.map([jobs[k][3] for k in failed])):
-            results[k] = r
+    failed = [k for k, r in enumerate(results) if not r.ok]
+    for k in failed:
+        print(f"{jobs[k][3].label}: {results[k].error_kind}: {results[k].error}; retrying with gear, max step / 4",
+              flush=True)
+    jobs = [j if k not in failed else (*j[:3], dataclasses.replace(robust_spec(j[3]), fallback_options=()))
+            for k, j in enumerate(jobs)]
+    for k, r in zip(failed, pool.map([jobs[k][3] for k in failed])):
+        results[k] = r
     return jobs, results
 
 

@@ -210,3 +210,23 @@ def test_hoisting_refuses_a_card_that_uses_more_of_the_instance():
     assert ".model dev3__m3.1 nmos level = 54 rsh = {sw_rs}" in lines
     assert "Mdev3 d g s b dev3__m3 l = {l} w = {w} nrd = {nrd} nrs = {nrs}" in lines
     assert ".model m4.2 nmos level = 54 rsh = 10" in lines and "Mdev4 d g s b m4 l = {l} w = {w} nrd = {nrd} nrs = {nrs}" in lines
+
+
+def test_every_way_the_cards_reach_ngspice_is_in_the_deck_and_cache_keys():
+    """Edited vs foundry cards, hoisted vs in place: four different circuits and four cache entries
+    for the same deck text; the ideal technology (no model library) adds nothing to either key."""
+    from characterize.cache import point_key
+    from characterize.campaign import Point
+    from circuits.technology import ideal
+
+    tb = get_testbench("inverter-chain")
+    params = parse_params(tb, {})
+    spec = tb.spec(params)
+    variants = [dataclasses.replace(spec.technology, model_edits=edits, hoist_models=hoist)
+                for edits in (spec.technology.model_edits, ()) for hoist in (True, False)]
+    assert spec.technology.model_edits and variants[-1].model_load_identity() == ""
+    specs = [dataclasses.replace(spec, technology=t) for t in variants]
+    assert len({s.netlist() for s in specs}) == 1  # the deck's text does not show the difference
+    assert len({s.deck_key() for s in specs}) == 4
+    assert len({point_key(Point("op", tb.name, (0,), (), params, s), "39") for s in specs}) == 4
+    assert ideal().model_load_identity() == ""

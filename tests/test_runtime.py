@@ -237,3 +237,44 @@ def test_held_sky130_decks_give_what_a_fresh_load_gives():
         assert pool.loads == 2
     assert np.array_equal(first_tt["out"], back_tt["out"]) and np.array_equal(first_ss["out"], back_ss["out"])
     assert np.array_equal(run(ss)["out"], back_ss["out"])
+
+
+def _stopping_spec(label: str, **changes) -> SimSpec:
+    """A transient that stops at ngspice's default gmin and runs with a larger one.
+
+    The reverse current of D1 is gmin x V (its saturation current is negligible): at the default
+    gmin (1e-12 S) B1's logarithm runs out of range after 1.5 ns ("timestep too small"); at 1e-11 S
+    its argument stays >= 3."""
+    deck = ("Vr r 0 pwl(0 0 5n -5)\nVs r k dc 0\nD1 k 0 dmod\n.model dmod d(is=1e-30)\n"
+            "B1 x 0 V=ln(3 - 2e9*time + 1e12*abs(i(Vs)))\nR2 x 0 1k")
+    spec = SimSpec(deck=deck, analysis=Tran(step_s=1e-10, stop_s=5e-9, max_step_s=1e-10),
+                   probes=(Probe("x", "v", "x"),), technology=ideal(), label=label)
+    return dataclasses.replace(spec, **changes)
+
+
+def test_a_stopped_transient_runs_again_with_its_fallback_options():
+    from characterize.runtime import NgspiceSession, SimulationFailed
+
+    session = NgspiceSession()
+    with pytest.raises(SimulationFailed) as plain:
+        session.run(_stopping_spec("plain"))
+    assert plain.value.stopped and "fallback" not in plain.value.message
+    rescued = session.run(_stopping_spec("rescued", fallback_options=({"gmin": 1e-13}, {"gmin": 1e-11})))
+    direct = session.run(_stopping_spec("direct", options={"gmin": 1e-11}))
+    assert rescued.label == "rescued [fallback: gmin=1e-11]"
+    assert np.array_equal(rescued["x"], direct["x"]) and rescued["time"][-1] == pytest.approx(5e-9)
+    assert np.min(direct["x"]) == pytest.approx(np.log(3.0), rel=1e-6)  # ln(3 - 2t + 10t) is smallest at t = 0
+    # every fallback failed: one error naming each attempt; one equal to the spec's options is skipped
+    with pytest.raises(SimulationFailed) as failed:
+        session.run(_stopping_spec("failed", options={"gmin": 1e-13},
+                                   fallback_options=({"gmin": 1e-13}, {"method": "gear"})))
+    assert failed.value.stopped
+    assert "fallback method=gear:" in failed.value.message and "fallback gmin" not in failed.value.message
+    # the fallback's option does not outlive the run: the plain deck stops again
+    with pytest.raises(SimulationFailed):
+        session.run(_stopping_spec("plain again"))
+    # a failure that is not a stopped transient is not retried
+    with pytest.raises(SimulationFailed) as broken:
+        session.run(_stopping_spec("broken", deck="Vs in 0 1\nX1 in 0 no_such_subckt",
+                                   fallback_options=({"gmin": 1e-11},)))
+    assert not broken.value.stopped and "fallback" not in broken.value.message
