@@ -23,7 +23,7 @@ simulated ns, ngspice's own counters (equations, iterations, time points, matrix
 solve time: device evaluation vs the sparse solver) and the measured result, latency and energy
 of every case; the ratio column is the first case over the last.  The measurement must agree within
 1 % (latency, energy) and exactly (result).  ``--repeat N`` runs N rounds of the cases interleaved
-and prints every round's CPU per simulated ns, the medians and the ratio of the first case to the
+(every other round in reverse order) and prints every round's CPU per simulated ns, the medians and the ratio of the first case to the
 last per round (a single run of the reference has moved by 20 % between quiet runs); ``--cases
 ends`` leaves out the middle columns.  Needs a quiet machine: CPU time of a 2-core machine
 with other work running is not a benchmark.
@@ -102,21 +102,24 @@ def _print(cases: dict[str, dict]) -> None:
         print(f"{key:28s}" + "".join(f"{v:18.6g}" for v in vals) + f"{vals[0] / vals[-1] if vals[-1] else float('nan'):8.4f}")
 
 
-def _round(args, tmp: str) -> dict[str, dict]:
-    """Every selected case once, in a fresh process each."""
+def _round(args, tmp: str, reverse: bool = False) -> dict[str, dict]:
+    """Every selected case once, each in a fresh process; ``reverse``: last case first (the rounds
+    alternate, so that no case always runs first)."""
     cases = {}
     if args.reference_commit:
         tree = Path(tmp) / "reference"
         if not tree.exists():
             subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree),
                             args.reference_commit], check=True)
-        cases[f"commit {args.reference_commit[:10]}"] = _run_case(args.path, tree, full_library=True)
+        cases[f"commit {args.reference_commit[:10]}"] = (tree, True, False)
     if args.cases == "all" or not args.reference_commit:
-        cases["whole library"] = _run_case(args.path, ROOT, full_library=True)
+        cases["whole library"] = (ROOT, True, False)
     if args.cases == "all":
-        cases["subset + edits"] = _run_case(args.path, ROOT, full_library=False)
-    cases["+ hoisted models"] = _run_case(args.path, ROOT, full_library=False, hoist=True)
-    return cases
+        cases["subset + edits"] = (ROOT, False, False)
+    cases["+ hoisted models"] = (ROOT, False, True)
+    order = list(reversed(cases)) if reverse else list(cases)
+    done = {name: _run_case(args.path, *cases[name]) for name in order}
+    return {name: done[name] for name in cases}
 
 
 def _summary(rounds: list[dict[str, dict]]) -> None:
@@ -153,15 +156,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             for k in range(args.repeat):
-                rounds.append(_round(args, tmp))
+                rounds.append(_round(args, tmp, reverse=k % 2 == 1))
                 print(f"round {k + 1} of {args.repeat}:", flush=True)
                 _print(rounds[-1])
         finally:
+            if len(rounds) > 1:  # also when a later round failed: the rounds that finished
+                _summary(rounds)
             if args.reference_commit:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(Path(tmp) / "reference")],
-                               check=False, capture_output=True)
-    if args.repeat > 1:
-        _summary(rounds)
+                               check=False)
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def _dask_run_group(items):  # pragma: no cover - runs inside Dask worker proces
                     result = worker._bdpe_ngspice.run(attempt)
                 except SimulationFailed as exc:
                     result = SimResult(label=spec.label, ok=False, vectors={}, error=exc.message,
-                                       error_kind=exc.kind, worker_pid=os.getpid())
+                                       error_kind=exc.kind, stopped=exc.stopped, worker_pid=os.getpid())
                 except Exception as exc:  # a crashed session: start a fresh one
                     from .runtime import NgspiceSession
 

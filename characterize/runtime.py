@@ -115,7 +115,8 @@ class Op:
 # (ngspice options are global: they outlive ``reset``, ``destroy`` and ``remcirc``)
 _OPTION_DEFAULTS = {"reltol": 1e-3, "abstol": 1e-12, "vntol": 1e-6, "chgtol": 1e-14, "gmin": 1e-12,
                     "method": "trap", "maxord": 2, "itl1": 100, "itl2": 50, "itl4": 10, "trtol": 7,
-                    "gminsteps": 10, "srcsteps": 10, "pivtol": 1e-13, "xmu": 0.5}
+                    "gminsteps": 10, "srcsteps": 10, "pivtol": 1e-13, "xmu": 0.5,
+                    "noopiter": 0}  # noopiter=1: the operating point starts with gmin stepping
 _OPTION_NAMES = frozenset(_OPTION_DEFAULTS)
 _OPTION_WORDS = frozenset({"gear", "trap", "trapezoidal"})
 
@@ -131,8 +132,8 @@ class SimSpec:
     sweep source levels: ``("vdd", "dc", 1.6)``, ``("vin", "pulse", (0, 1.6, ...))``).
     ``options`` are simulator options (``reltol``, ``method=gear``, ...); ``fallback_options`` are
     other option sets tried in turn, on the circuit as loaded, when a transient stops ("timestep too
-    small"): the result's label names the set that ran; each attempt has ``timeout_s``
-    (:meth:`time_allowed_s`).  ``seed`` (Monte Carlo
+    small"): the result's label names the set that ran; the run's deadline grows by ``timeout_s``
+    per fallback set (:meth:`time_allowed_s`: one budget for all the attempts).  ``seed`` (Monte Carlo
     with a technology's mismatch models) reseeds ngspice's random generator (``setseed``) right
     before the ``reset`` that instantiates the circuit, so every ``AGAUSS`` draw of the run follows
     from the seed and the loaded text alone (measured with ngspice 39: the same seed gives the same
@@ -236,7 +237,7 @@ class SimSpec:
         return "\n".join(lines) + "\n"
 
     def time_allowed_s(self) -> float:
-        """The run's deadline: ``timeout_s`` for the spec's options and for each fallback set."""
+        """The run's deadline, one budget for every attempt: ``timeout_s`` x (1 + fallback sets)."""
         return self.timeout_s * (1 + len(self.fallback_options))
 
     def deck_key(self) -> str:
@@ -256,6 +257,7 @@ class SimResult:
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
     error: str | None = None
     error_kind: str | None = None  # "error" | "timeout" | "crash"
+    stopped: bool = False  # failed: a transient that did not reach its stop time (SimulationFailed.stopped)
     notes: tuple[str, ...] = ()
     analysis_time_s: float = float("nan")
     wall_time_s: float = float("nan")
@@ -269,7 +271,7 @@ class SimResult:
 
     def raise_for_status(self) -> "SimResult":
         if not self.ok:
-            raise SimulationFailed(self.label, self.error_kind or "error", self.error or "")
+            raise SimulationFailed(self.label, self.error_kind or "error", self.error or "", stopped=self.stopped)
         return self
 
 
@@ -472,11 +474,12 @@ class NgspiceSession:
         except SimulationFailed as exc:
             if not (exc.stopped and spec.fallback_options):
                 raise
-            tried = []
+            tried, seen = [], {tuple(sorted(spec.options))}
             for options in spec.fallback_options:
                 merged = tuple(sorted({**dict(spec.options), **dict(options)}.items()))  # on top of the spec's
-                if merged == spec.options:  # nothing new to try
+                if merged in seen:  # nothing new to try
                     continue
+                seen.add(merged)
                 text = ", ".join(f"{k}={v if isinstance(v, str) else fmt(v)}" for k, v in options)
                 retry = dataclasses.replace(spec, options=merged, fallback_options=(),
                                             label=f"{spec.label} [fallback: {text}]")
@@ -667,7 +670,7 @@ def _worker_main(conn) -> None:  # pragma: no cover - runs in a child process
             result = session.run(spec, force_reload=force_reload)
         except SimulationFailed as exc:
             result = SimResult(label=spec.label, ok=False, error=exc.message, error_kind=exc.kind,
-                               worker_pid=os.getpid())
+                               stopped=exc.stopped, worker_pid=os.getpid())
         except Exception as exc:  # a bug or a library error: this run fails, the worker goes on
             session.forget_current()
             result = SimResult(label=spec.label, ok=False, error=f"{type(exc).__name__}: {exc}",

@@ -36,7 +36,7 @@ __all__ = ["Statement", "flatten_section", "library_subset", "subset_file", "dec
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGN_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=")  # the name of a "name = value"
-_EXPR_RE = re.compile(r"\{([^}]*)\}|'([^']*)'")  # a braced or quoted expression
+_EXPR_RE = re.compile(r"\{([^}]*)\}|'([^'\n]*)'")  # a braced or quoted expression
 _INCLUDE_RE = re.compile(r"""^\.inc(?:lude)?\s+["']?([^"'\s]+)["']?\s*$""", re.I)
 _LIB_CALL_RE = re.compile(r"""^\.lib\s+["']?([^"'\s]+)["']?\s+(\S+)\s*$""", re.I)
 _LIB_START_RE = re.compile(r"^\.lib\s+(\S+)\s*$", re.I)

@@ -72,11 +72,12 @@ def plan(corner: str, seed: int, n_rows: int, inputs_per_row: int, parasitics: s
 
 
 def _run_with_retries(pool, jobs: list) -> tuple[list, list]:
-    """Run every job's spec. A deck that stops (e.g. "timestep too small") has already run again with
-    gear integration at the same steps inside the worker (the specs' ``fallback_options``); one
-    that still fails is retried with the campaigns' robust settings
-    (characterize.testbench.robust_spec: gear, max step / 4, ~4x the CPU); the label of a retried
-    deck says so. Returns the jobs (retried specs in place) and their results."""
+    """Run every job's spec. A deck that stops (e.g. "timestep too small") runs again with gear
+    integration at the same steps inside its worker (the specs' ``fallback_options``); a deck that
+    still fails, or fails any other way, is retried with the campaigns' robust settings
+    (characterize.testbench.robust_spec: gear, max step / 4, ~4x the CPU). The label of a result
+    says which settings ran (printed and written). Returns the jobs (retried specs in place) and
+    their results."""
     results = pool.map([j[3] for j in jobs])
     failed = [k for k, r in enumerate(results) if not r.ok]
     for k in failed:
@@ -132,14 +133,14 @@ def main() -> int:
         lat = max((x["latency_s"] for x in rows if x["latency_s"] == x["latency_s"]), default=float("nan"))
         energy = sum(x["energy_J"] for x in rows) / len(rows)
         ns = spec.analysis.stop_s * 1e9
-        print(f"{spec.label:24s} {ok}/{len(rows)} correct   worst latency {lat * 1e9:.3f} ns   mean energy "
+        print(f"{r.label:24s} {ok}/{len(rows)} correct   worst latency {lat * 1e9:.3f} ns   mean energy "
               f"{energy * 1e12:.3f} pJ   ({r.wall_time_s:.0f} s: load {r.load_time_s:.1f} s, analysis "
               f"{r.analysis_time_s:.1f} s = {r.analysis_time_s / ns:.2f} s per simulated ns of {ns:.1f})")
         for x in rows:
             if not x["correct"]:
                 print(f"   wrong: stored {x['stored']:#018x} x {x['x']:#018x} -> {x['result']} (expected {x['expected']})")
         failures += len(rows) - ok
-        report.append({"technology": args.technology, "foundry_cards": args.foundry_cards, "vdd_V": vdd, "corner": corner, "path": ops[0].path, "operations": [
+        report.append({"technology": args.technology, "foundry_cards": args.foundry_cards, "vdd_V": vdd, "corner": corner, "path": ops[0].path, "label": r.label, "operations": [
             {**x, "stored": f"{x['stored']:#018x}", "x": f"{x['x']:#018x}"} for x in rows]})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(args.out), json.dumps(report, indent=1, default=float))

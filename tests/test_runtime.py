@@ -253,28 +253,27 @@ def _stopping_spec(label: str, **changes) -> SimSpec:
 
 
 def test_a_stopped_transient_runs_again_with_its_fallback_options():
-    from characterize.runtime import NgspiceSession, SimulationFailed
-
-    session = NgspiceSession()
-    with pytest.raises(SimulationFailed) as plain:
-        session.run(_stopping_spec("plain"))
-    assert plain.value.stopped and "fallback" not in plain.value.message
-    rescued = session.run(_stopping_spec("rescued", fallback_options=({"gmin": 1e-13}, {"gmin": 1e-11})))
-    direct = session.run(_stopping_spec("direct", options={"gmin": 1e-11}))
-    assert rescued.label == "rescued [fallback: gmin=1e-11]"
+    rescue = ({"gmin": 1e-13}, {"gmin": 1e-11})
+    specs = [_stopping_spec("plain"), _stopping_spec("rescued", fallback_options=rescue),
+             _stopping_spec("direct", options={"gmin": 1e-11}),
+             # every fallback fails: one error naming each attempt; one equal to the spec's options is skipped
+             _stopping_spec("failed", options={"gmin": 1e-13}, fallback_options=({"gmin": 1e-13}, {"method": "gear"})),
+             _stopping_spec("plain again"),  # the fallback's option does not outlive its run
+             # failures that are not a stopped transient are not retried: at load, and after the run
+             _stopping_spec("broken", deck="Vs in 0 1\nX1 in 0 no_such_subckt", fallback_options=rescue),
+             _stopping_spec("no probe", probes=(Probe("y", "v", "nowhere"),), options={"gmin": 1e-11},
+                            fallback_options=({"method": "gear"},))]
+    with SimulationPool(1) as pool:
+        plain, rescued, direct, failed, again, broken, no_probe = pool.map(specs)
+    assert not plain.ok and plain.stopped and "fallback" not in plain.error
+    assert rescued.ok and rescued.label == "rescued [fallback: gmin=1e-11]"
     assert np.array_equal(rescued["x"], direct["x"]) and rescued["time"][-1] == pytest.approx(5e-9)
     assert np.min(direct["x"]) == pytest.approx(np.log(3.0), rel=1e-6)  # ln(3 - 2t + 10t) is smallest at t = 0
-    # every fallback failed: one error naming each attempt; one equal to the spec's options is skipped
-    with pytest.raises(SimulationFailed) as failed:
-        session.run(_stopping_spec("failed", options={"gmin": 1e-13},
-                                   fallback_options=({"gmin": 1e-13}, {"method": "gear"})))
-    assert failed.value.stopped
-    assert "fallback method=gear:" in failed.value.message and "fallback gmin" not in failed.value.message
-    # the fallback's option does not outlive the run: the plain deck stops again
-    with pytest.raises(SimulationFailed):
-        session.run(_stopping_spec("plain again"))
-    # a failure that is not a stopped transient is not retried
-    with pytest.raises(SimulationFailed) as broken:
-        session.run(_stopping_spec("broken", deck="Vs in 0 1\nX1 in 0 no_such_subckt",
-                                   fallback_options=({"gmin": 1e-11},)))
-    assert not broken.value.stopped and "fallback" not in broken.value.message
+    assert not failed.ok and failed.stopped
+    assert "fallback method=gear:" in failed.error and "fallback gmin" not in failed.error
+    assert not again.ok and again.stopped
+    for result in (broken, no_probe):
+        assert not result.ok and not result.stopped and "fallback" not in result.error, result.error
+    assert "no vector for probes" in no_probe.error
+    # the pool's deadline: the spec's timeout for each attempt, as one budget
+    assert specs[1].time_allowed_s() == 3 * specs[1].timeout_s and specs[0].time_allowed_s() == specs[0].timeout_s
