@@ -19,7 +19,8 @@ network that circuits.technology.SKY130_MODEL_EDITS switches off), to compare wi
 circuits.parasitics and the wire loads of circuits.wireload) and their wider windows
 (characterize.bdpe_testbenches.PARASITIC_WINDOWS).
 
-Takes ~20 min of CPU per corner (the RRAM-path deck has ~3000 transistors and runs ~7 s per simulated ns).
+The 8-pair set (``--rows 2 --inputs-per-row 2``) takes ~5 min of CPU per corner (the RRAM-path deck
+has ~4,900 transistors and runs at 4-5 s of CPU per simulated ns); the default 24-pair set ~3x that.
 """
 from __future__ import annotations
 
