@@ -127,7 +127,7 @@ PARASITIC_WINDOWS = {"t_eval": 8.0e-9, "t_register": 7.0e-9}
 
 
 def deck_timing(parasitics: str = "none", **timing) -> BDPETiming:
-    """The control timing of a deck with (``estimated``) or without (``none``) parasitics."""
+    """The control timing of a deck with (``estimated``, ``layout``) or without (``none``) parasitics."""
     base = BDPETiming(**timing)
     if parasitics == "none":
         return base
@@ -137,7 +137,8 @@ def deck_timing(parasitics: str = "none", **timing) -> BDPETiming:
 def _parasitics_field():
     return _f("none", "-", "none: the cell netlists as shipped and no wiring; estimated: cells with estimated junctions "
               "and wiring (circuits.parasitics) and the engine's wire-load model (circuits.wireload), with the "
-              "evaluation windows of PARASITIC_WINDOWS", choices=PARASITIC_MODES)
+              "evaluation windows of PARASITIC_WINDOWS; layout: the same with the cells' junctions and contact "
+              "resistances read from their layouts", choices=PARASITIC_MODES)
 
 
 def _read_cycle(wl: "_PWL", pre: "_PWL", sae: "_PWL", t0: float, t1: float, timing: BDPETiming, vdd: float) -> None:

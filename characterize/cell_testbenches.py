@@ -42,7 +42,8 @@ a state average), ``leakage_min_W``, ``leakage_max_W``.
 
 ``parasitics=estimated`` (the default: it is what makes the delays comparable with the PDK's
 Liberty tables) simulates the cell's netlist with estimated junctions and wiring
-(:mod:`circuits.parasitics`); ``none`` the netlist as shipped.
+(:mod:`circuits.parasitics`); ``layout`` with junctions and contact resistances read from the
+cell's own layout (:data:`circuits.parasitics.SKY130_HD_LAYOUT`); ``none`` the netlist as shipped.
 """
 from __future__ import annotations
 
@@ -77,7 +78,8 @@ class _Cell:
     vdd: float = _f(1.8, "V", "supply voltage", min_value=0.3, max_value=1.98)
     temperature_C: float = _f(25.0, "degC", "temperature (the PDK's Liberty tt corner: 25 C)",
                               min_value=-55.0, max_value=150.0)
-    parasitics: str = _f("estimated", "-", "cell netlist: estimated junctions and wiring, or none (as shipped)",
+    parasitics: str = _f("estimated", "-", "cell netlist: estimated junctions and wiring, layout (junctions and "
+                         "contact resistances from the cell's layout), or none (as shipped)",
                          choices=PARASITIC_MODES)
     technology: str = _f("sky130", "-", "technology", choices=("sky130",))
 

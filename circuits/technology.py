@@ -50,13 +50,15 @@ class Technology:
             the results are identical and SKY130 loads in ~0.1 s instead of ~5 s.
         parasitic_model: the estimate of standard-cell layout parasitics (:mod:`circuits.parasitics`),
             if the technology has one.
+        layout_parasitic_model: the parasitics read from the cells' own layouts (mode ``layout``),
+            if the technology has them.
         min_width_um: generic device kind -> minimum drawn channel width (um).
         vdd_range_V: the core supplies the technology's characterisation accepts (V, inclusive).
         cell_rule: the sizing rule of the generated logic cells (:mod:`circuits.cellgen`) when the
             standard cells are generated (FreePDK45); None for foundry cells.
-        stdcell_parasitics: ``none`` (the cell netlists as shipped) or ``estimated`` (derived copies
-            with :attr:`parasitic_model`'s junctions and wiring): what :meth:`stdcell_netlist`
-            returns.  Set it with :meth:`with_stdcell_parasitics`.
+        stdcell_parasitics: ``none`` (the cell netlists as shipped), ``estimated`` (derived copies
+            with :attr:`parasitic_model`'s junctions and wiring) or ``layout`` (derived copies with
+            :attr:`layout_parasitic_model`): what :meth:`stdcell_netlist` returns.  Set it with :meth:`with_stdcell_parasitics`.
         mismatch_sections: corner -> the library section of that corner with device mismatch
             (each transistor instance draws its own random parameters); empty if the technology
             has none.  Only this module knows the section names.
@@ -85,6 +87,7 @@ class Technology:
     init_commands: tuple[str, ...] = ()
     model_subset: bool = False
     parasitic_model: parasitics.ParasiticModel | None = None
+    layout_parasitic_model: parasitics.ParasiticModel | None = None
     stdcell_parasitics: str = "none"
     mismatch_sections: Mapping[str, str] = field(default_factory=dict)
     mismatch: bool = False
@@ -124,12 +127,16 @@ class Technology:
         return self.mismatch_sections[corner] if self.mismatch else corner
 
     def with_stdcell_parasitics(self, mode: str, field_name: str = "parasitics") -> "Technology":
-        """This technology with standard-cell netlists ``none`` (as shipped) or ``estimated``
-        (with :attr:`parasitic_model`); a mode the technology cannot give is an error."""
+        """This technology with standard-cell netlists ``none`` (as shipped), ``estimated`` (with
+        :attr:`parasitic_model`) or ``layout`` (with :attr:`layout_parasitic_model`); a mode the
+        technology cannot give is an error."""
         check_choice(field_name, mode, parasitics.PARASITIC_MODES)
-        if mode != "none" and (self.parasitic_model is None or self.stdcell_dir is None):
+        if mode != "none" and (self._parasitic_model_of(mode) is None or self.stdcell_dir is None):
             raise NetlistValueError(field_name, mode, f"is not available: {self.name} has no parasitic model of its cells")
         return self if mode == self.stdcell_parasitics else dataclasses.replace(self, stdcell_parasitics=mode)
+
+    def _parasitic_model_of(self, mode: str) -> parasitics.ParasiticModel | None:
+        return self.layout_parasitic_model if mode == "layout" else self.parasitic_model
 
     def check_corner(self, corner: str, field_name: str = "corner") -> str:
         return check_choice(field_name, corner, self.corners)
@@ -182,12 +189,14 @@ class Technology:
 
     def stdcell_netlist(self, cell: str) -> Path:
         """Path of the SPICE netlist of a standard cell (e.g. ``fa_1``): the PDK's file, or with
-        ``stdcell_parasitics == "estimated"`` its derived copy with estimated parasitics (same
-        subcircuit name and ports; written once into the model cache by :mod:`circuits.parasitics`)."""
+        ``stdcell_parasitics`` ``estimated`` or ``layout`` its derived copy with that mode's
+        parasitics (same subcircuit name and ports; written once into the model cache by
+        :mod:`circuits.parasitics`)."""
         path = self._cell_file(cell, ".spice")
         if self.stdcell_parasitics == "none":
             return path
-        return parasitics.parasitic_netlist(path, self.parasitic_model, self.stdcell_size_um(cell)[0])
+        model = self._parasitic_model_of(self.stdcell_parasitics)
+        return parasitics.parasitic_netlist(path, model, self.stdcell_size_um(cell)[0])
 
     def stdcell_source_netlist(self, cell: str) -> Path:
         """Path of the PDK's own SPICE netlist of a standard cell (never a derived copy)."""
@@ -293,6 +302,7 @@ def sky130() -> Technology:
         model_edits=SKY130_MODEL_EDITS,
         hoist_models=os.environ.get("BDPE_HOIST_MODELS", "1") != "0",
         parasitic_model=parasitics.SKY130_HD,
+        layout_parasitic_model=parasitics.SKY130_HD_LAYOUT,
         # the library's "<corner>_mm" sections set MC_MM_SWITCH=1: every FET instance adds
         # AGAUSS(0,1,1) * sw_mm_vth0_<device> / sqrt(l*w*mult) to its threshold voltage
         mismatch_sections={c: f"{c}_mm" for c in ("tt", "ss", "ff", "sf", "fs")},
@@ -335,7 +345,8 @@ def sky130_generated_cells() -> Technology:
     rule = CELL_RULES["sky130"]
     return dataclasses.replace(base, name="sky130", source=base.source + "; generated cells (circuits.cellgen)",
                                stdcell_dir=_generated_cell_dir(rule, _GENERATED_PREFIX["sky130"]),
-                               stdcell_prefix=_GENERATED_PREFIX["sky130"], parasitic_model=None, cell_rule=rule)
+                               stdcell_prefix=_GENERATED_PREFIX["sky130"], parasitic_model=None,
+                               layout_parasitic_model=None, cell_rule=rule)
 
 
 # FreePDK45 (c4m-pdk-freepdk45): corner -> section of freepdk45.spi, device kind -> .model card.

@@ -65,9 +65,9 @@ SKY130_WIRES = WireLoadModel()
 
 
 def enabled(tech) -> bool:
-    """Whether a deck built for ``tech`` carries the wire-load model (it does with estimated
-    standard-cell parasitics: ``tech.with_stdcell_parasitics("estimated")``)."""
-    return getattr(tech, "stdcell_parasitics", "none") == "estimated"
+    """Whether a deck built for ``tech`` carries the wire-load model (it does with standard-cell
+    parasitics of either kind: ``tech.with_stdcell_parasitics("estimated" | "layout")``)."""
+    return getattr(tech, "stdcell_parasitics", "none") != "none"
 
 
 def _tlef(tech) -> Path:

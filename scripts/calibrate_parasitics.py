@@ -4,6 +4,7 @@ residuals of every arc of the facts-sheet cells.
     .venv/bin/python scripts/calibrate_parasitics.py                 # fit, then compare all cells
     .venv/bin/python scripts/calibrate_parasitics.py --check-only    # compare with SKY130_HD as is
     .venv/bin/python scripts/calibrate_parasitics.py --check-only --parasitics none
+    .venv/bin/python scripts/calibrate_parasitics.py --model layout [--check-only]   # SKY130_HD_LAYOUT
 
 Reference: tests/data/sky130_hd_liberty_tt_025C_1v80.json (cell_rise / cell_fall of inv_1, fa_1,
 ha_1, and2_4, buf_8 and nand2_1 at input transitions 1/3/5 x loads 1/3/5 of their tables, and their
@@ -32,6 +33,16 @@ The run the constants of circuits.parasitics.SKY130_HD come from (``--iterations
     held out: worst |ratio - 1| = 0.188 over 144 delays (inv_1 0.104, ha_1 0.141, buf_8 0.188)
 
 (the per-arc table that follows it is what ``--check-only`` prints.)
+
+The run the constants of circuits.parasitics.SKY130_HD_LAYOUT come from (``--model layout
+--iterations 2 --start-fF 0 0.45 0``; junctions, stress distances and contact resistances read
+from the cells' layouts, only the wiring fitted; 333 s):
+
+    pin capacitance fit: pin_net_F=1.189e-16, pin_gate_F_per_um=4.226e-17
+    iteration 1: worst |log ratio| before 0.1184; theta -> wire_net_F=0.0000 fF, wire_gate_F=0.4039 fF, wire_sd_F=0.0000 fF
+    iteration 2: worst |log ratio| before 0.1197; theta -> wire_net_F=0.0000 fF, wire_gate_F=0.4068 fF, wire_sd_F=0.0000 fF
+    calibration: worst |ratio - 1| = 0.126 over 234 delays   (nand2_1 0.945-1.126; fa_1 0.888-1.083; and2_4 0.979-1.043)
+    held out: worst |ratio - 1| = 0.157 over 144 delays      (inv_1 0.915-1.157; ha_1 0.981-1.108; buf_8 0.897-0.994)
 """
 from __future__ import annotations
 
@@ -48,7 +59,8 @@ from characterize.cell_testbenches import CELL_ARC, CellArcTB
 from characterize.runtime import SimulationPool
 from characterize.testbench import finish_point
 from circuits.cell_netlist import read_cell
-from circuits.parasitics import CALIBRATION_CELLS, HELD_OUT_CELLS, SKY130_HD, ParasiticModel, wire_capacitances
+from circuits.parasitics import (CALIBRATION_CELLS, HELD_OUT_CELLS, SKY130_HD, SKY130_HD_LAYOUT, ParasiticModel,
+                                 wire_capacitances)
 from circuits.technology import sky130
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +90,7 @@ def point_params(cell: str, arc: dict, i: int, j: int, parasitics: str = "estima
 
 def simulate(pool: SimulationPool, points, model: ParasiticModel, parasitics: str = "estimated") -> np.ndarray:
     """Delays (s), shape (points, 2): output rise, output fall."""
-    tech = dataclasses.replace(sky130(), parasitic_model=model)
+    tech = _with_model(model, parasitics)
     params = [point_params(*pt, parasitics=parasitics) for pt in points]
     results = pool.map([CELL_ARC.build(p, tech) for p in params])
     out = np.full((len(points), 2), np.nan)
@@ -88,6 +100,12 @@ def simulate(pool: SimulationPool, points, model: ParasiticModel, parasitics: st
             raise RuntimeError(f"{p.cell} {p.pin}->{p.output} point {k}: {entry['message']}")
         out[k] = entry["metrics"]["delay_rise_s"], entry["metrics"]["delay_fall_s"]
     return out
+
+
+def _with_model(model: ParasiticModel, parasitics: str):
+    """SKY130 with ``model`` as the parasitic model of mode ``parasitics``."""
+    field = "layout_parasitic_model" if parasitics == "layout" else "parasitic_model"
+    return dataclasses.replace(sky130(), **{field: model})
 
 
 def liberty(points) -> np.ndarray:
@@ -114,16 +132,17 @@ def minimax_step(r0: np.ndarray, jac: np.ndarray, theta: np.ndarray) -> np.ndarr
     return theta + sol.x[:n] * 1e-15
 
 
-def fit(pool: SimulationPool, cells, theta: np.ndarray, iterations: int, model: ParasiticModel) -> np.ndarray:
+def fit(pool: SimulationPool, cells, theta: np.ndarray, iterations: int, model: ParasiticModel,
+        mode: str = "estimated") -> np.ndarray:
     points = grid(cells)
     target = np.log(liberty(points)).ravel()
     for it in range(iterations):
-        base = np.log(simulate(pool, points, with_theta(theta, model))).ravel()
+        base = np.log(simulate(pool, points, with_theta(theta, model), mode)).ravel()
         jac = np.empty((base.size, len(theta)))
         for k in range(len(theta)):
             bumped = theta.copy()
             bumped[k] += STEPS[k]
-            jac[:, k] = (np.log(simulate(pool, points, with_theta(bumped, model))).ravel() - base) / STEPS[k]
+            jac[:, k] = (np.log(simulate(pool, points, with_theta(bumped, model), mode)).ravel() - base) / STEPS[k]
         r0 = base - target
         theta = minimax_step(r0, jac, theta)
         print(f"iteration {it + 1}: worst |log ratio| before {np.max(np.abs(r0)):.4f}; "
@@ -149,14 +168,14 @@ def pin_regressor(cell: str, pin: str) -> float:
     return wire_capacitances(read_cell(tech.stdcell_source_netlist(cell)), unit, tech.stdcell_size_um(cell)[0])[pin]
 
 
-def fit_pins(pool: SimulationPool, model: ParasiticModel) -> tuple[ParasiticModel, list[str]]:
+def fit_pins(pool: SimulationPool, model: ParasiticModel, mode: str = "estimated") -> tuple[ParasiticModel, list[str]]:
     """Fit (pin_net_F, pin_gate_F_per_um) >= 0 to the Liberty pin capacitances of the calibration
     cells: a pin's wiring adds to the charge its ideal driver delivers, so the capacitance measured
     without pin wiring plus the model is linear in the two constants (non-negative least squares)."""
     bare = dataclasses.replace(model, pin_net_F=0.0, pin_gate_F_per_um=0.0)
     points = pin_points(CALIBRATION + HELD_OUT)
-    tech = dataclasses.replace(sky130(), parasitic_model=bare)
-    params = [point_params(*pt) for pt in points]
+    tech = _with_model(bare, mode)
+    params = [point_params(*pt, parasitics=mode) for pt in points]
     measured = np.array([finish_point(CELL_ARC, p, r)["metrics"]["input_cap_F"]
                          for p, r in zip(params, pool.map([CELL_ARC.build(p, tech) for p in params]))])
     target = np.array([reference()[c]["input_cap_fF"][a["pin"]] * 1e-15 for c, a, _, _ in points])
@@ -196,21 +215,25 @@ def table(points, delays: np.ndarray) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check-only", action="store_true", help="no fit: compare with SKY130_HD as it is")
-    parser.add_argument("--parasitics", choices=("estimated", "none"), default="estimated")
+    parser.add_argument("--parasitics", choices=("estimated", "none"), default="estimated",
+                        help="none: compare the netlists as shipped (no model)")
+    parser.add_argument("--model", choices=("estimated", "layout"), default="estimated",
+                        help="which model to fit or check: SKY130_HD (estimated) or SKY130_HD_LAYOUT (layout)")
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--start-fF", type=float, nargs=3, default=(0.1, 0.5, 0.05), metavar=("NET", "GATE", "SD"))
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    model = SKY130_HD
+    model = SKY130_HD_LAYOUT if args.model == "layout" else SKY130_HD
+    mode = "none" if args.parasitics == "none" else args.model
     with SimulationPool(1) as pool:
         if not args.check_only:
-            model, pin_lines = fit_pins(pool, model)
+            model, pin_lines = fit_pins(pool, model, args.model)
             print("\n".join(pin_lines), flush=True)
-            theta = fit(pool, CALIBRATION, np.array(args.start_fF) * 1e-15, args.iterations, model)
+            theta = fit(pool, CALIBRATION, np.array(args.start_fF) * 1e-15, args.iterations, model, args.model)
             model = with_theta(theta, model)
         points = grid(CALIBRATION + HELD_OUT)
-        delays = simulate(pool, points, model, args.parasitics)
-    print(f"parasitics={args.parasitics}; model: "
+        delays = simulate(pool, points, model, mode)
+    print(f"parasitics={mode}; model: "
           + ", ".join(f"{n}={getattr(model, n):.4g}" for n in CONSTANTS + PIN_CONSTANTS))
     print("\n".join(table(points, delays)))
     print(f"({time.perf_counter() - t0:.0f} s)")

@@ -3,12 +3,14 @@
     .venv/bin/python scripts/parasitics_before_after.py --run /tmp/parasitics.h5 --cache /tmp/bdpe-par-cache
     .venv/bin/python scripts/parasitics_before_after.py --tables /tmp/parasitics.h5      # print only
 
-``--run`` characterizes ``campaigns/parasitics.toml`` (corner tt/ss/ff x parasitics none/estimated:
-``popcount``, ``sense_xnor``, ``bdpe_rram``, ``bdpe_register``; 24 points, ~15-25 min on one core
-cold) into the given file, then prints; ``--tables`` prints from a file made by that campaign.
-"Before" is ``parasitics=none`` (the cell netlists as shipped, no wiring), "after" is
-``parasitics=estimated`` (circuits.parasitics cells + circuits.wireload interconnect, with the wider
-windows of ``characterize.bdpe_testbenches.PARASITIC_WINDOWS``).
+``--run`` characterizes ``campaigns/parasitics.toml`` (corner tt/ss/ff x parasitics
+none/estimated/layout: ``popcount``, ``sense_xnor``, ``bdpe_rram``, ``bdpe_register``; 36 points)
+into the given file, then prints; ``--tables`` prints from a file made by that campaign.
+"Before" is ``parasitics=none`` (the cell netlists as shipped, no wiring); there are two "after"
+tables: ``parasitics=estimated`` (circuits.parasitics.SKY130_HD cells + circuits.wireload
+interconnect, with the wider windows of ``characterize.bdpe_testbenches.PARASITIC_WINDOWS``) and
+``parasitics=layout`` (the same with SKY130_HD_LAYOUT: junctions and contact resistances read from
+the cells' layouts).
 
 Columns: latency (trigger 50 % -> last result bit 50 %), energy of the operation (every supply and
 control source), the sense margin of sense_xnor (the smallest of the four stored/input cases),
@@ -23,7 +25,7 @@ from pathlib import Path
 
 CAMPAIGN = Path(__file__).resolve().parents[1] / "campaigns" / "parasitics.toml"
 CORNERS = ("tt", "ss", "ff")
-MODES = ("none", "estimated")
+MODES = ("none", "estimated", "layout")
 
 
 def _windows() -> dict[str, dict[str, float]]:
@@ -37,45 +39,46 @@ def _windows() -> dict[str, dict[str, float]]:
     return out
 
 
-def rows(tables) -> list[dict]:
-    """One row per (corner, path): before/after values read from the tables."""
+def rows(tables, modes=MODES) -> list[dict]:
+    """One row per (corner, path): before/after values read from the tables, for ``modes``."""
     windows = _windows()
     out = []
     for corner in CORNERS:
         def get(op, metric, mode):
             return tables.lookup(op, metric, corner=corner, parasitics=mode)
-        pc = {m: get("popcount", "latency_max_s", m) for m in MODES}
-        pe = {m: get("popcount", "energy_per_vector_J", m) for m in MODES}
-        margin = {m: get("sense_xnor", "sense_margin_V", m) for m in MODES}
+        pc = {m: get("popcount", "latency_max_s", m) for m in modes}
+        pe = {m: get("popcount", "energy_per_vector_J", m) for m in modes}
+        margin = {m: get("sense_xnor", "sense_margin_V", m) for m in modes}
         for path in ("rram", "register"):
             op = f"bdpe_{path}"
-            lat = {m: get(op, "latency_s", m) for m in MODES}
+            lat = {m: get(op, "latency_s", m) for m in modes}
             out.append({"corner": corner, "path": path,
-                        "latency_s": lat, "energy_J": {m: get(op, "energy_J", m) for m in MODES},
-                        "correct": {m: get(op, "correct", m) for m in MODES},
-                        "slack_s": {m: windows[m][path] - lat[m] for m in MODES},
+                        "latency_s": lat, "energy_J": {m: get(op, "energy_J", m) for m in modes},
+                        "correct": {m: get(op, "correct", m) for m in modes},
+                        "slack_s": {m: windows[m][path] - lat[m] for m in modes},
                         "sense_margin_V": margin if path == "rram" else None,
                         "popcount_worst_s": pc, "popcount_energy_J": pe})
     return out
 
 
-def _pair(d, scale, fmt=".2f"):
-    a, b = d["none"] * scale, d["estimated"] * scale
+def _pair(d, scale, fmt=".2f", after="estimated"):
+    a, b = d["none"] * scale, d[after] * scale
     return f"{a:{fmt}} -> {b:{fmt}} (x{b / a:.2f})"
 
 
-def print_table(data: list[dict], source: str) -> None:
-    print(f"BDPE before (parasitics=none) -> after (parasitics=estimated), VDD 1.8 V, 27 C; tables: {source}")
+def print_table(data: list[dict], source: str, after: str = "estimated") -> None:
+    print(f"BDPE before (parasitics=none) -> after (parasitics={after}), VDD 1.8 V, 27 C; tables: {source}")
     head = ("| corner | path | latency ns | energy pJ | window slack ns | correct | sense margin mV | "
             "popcount worst vector ns | popcount energy/vector pJ |")
     print(head)
     print("|---" * (head.count("|") - 1) + "|")
     for r in data:
-        margin = _pair(r["sense_margin_V"], 1e3, ".1f") if r["sense_margin_V"] else "-"
-        slack = f"{r['slack_s']['none'] * 1e9:.2f} -> {r['slack_s']['estimated'] * 1e9:.2f}"
-        ok = f"{int(r['correct']['none'])} / {int(r['correct']['estimated'])}"
-        print(f"| {r['corner']} | {r['path']} | {_pair(r['latency_s'], 1e9)} | {_pair(r['energy_J'], 1e12)} | {slack} | "
-              f"{ok} | {margin} | {_pair(r['popcount_worst_s'], 1e9)} | {_pair(r['popcount_energy_J'], 1e12)} |")
+        margin = _pair(r["sense_margin_V"], 1e3, ".1f", after) if r["sense_margin_V"] else "-"
+        slack = f"{r['slack_s']['none'] * 1e9:.2f} -> {r['slack_s'][after] * 1e9:.2f}"
+        ok = f"{int(r['correct']['none'])} / {int(r['correct'][after])}"
+        print(f"| {r['corner']} | {r['path']} | {_pair(r['latency_s'], 1e9, after=after)} | "
+              f"{_pair(r['energy_J'], 1e12, after=after)} | {slack} | {ok} | {margin} | "
+              f"{_pair(r['popcount_worst_s'], 1e9, after=after)} | {_pair(r['popcount_energy_J'], 1e12, after=after)} |")
 
 
 def main(argv=None) -> int:
@@ -104,7 +107,17 @@ def main(argv=None) -> int:
             print(f"parasitics_before_after: error: --tables: {path} lacks {', '.join(missing)} with a parasitics axis "
                   f"(make it from {CAMPAIGN.name})", file=sys.stderr)
             return 2
-        print_table(rows(tables), path)
+        present = {str(v) for op in ("popcount", "sense_xnor", "bdpe_rram", "bdpe_register")
+                   for v in tables.axes(op)["parasitics"]}
+        modes = tuple(m for m in MODES if m in present)
+        if "none" not in modes or len(modes) < 2:
+            print(f"parasitics_before_after: error: --tables: {path} has parasitics {sorted(present)}, needs none and "
+                  "estimated or layout", file=sys.stderr)
+            return 2
+        data = rows(tables, modes)
+        for after in modes[1:]:
+            print_table(data, path, after)
+            print()
     except InputError as exc:
         print(f"parasitics_before_after: error: {exc}", file=sys.stderr)
         return 2

@@ -100,8 +100,9 @@ def main() -> int:
     ap.add_argument("--inputs-per-row", type=int, default=4)
     ap.add_argument("--out", default="out/verify_bdpe.json")
     ap.add_argument("--paths", nargs="+", choices=("rram", "register"), default=["rram", "register"])
-    ap.add_argument("--parasitics", choices=("none", "estimated"), default="none",
-                    help="estimated: cells with estimated parasitics, the engine's wire loads, wider windows")
+    ap.add_argument("--parasitics", choices=("none", "estimated", "layout"), default="none",
+                    help="estimated / layout: cells with estimated / layout-read parasitics, the engine's wire loads, "
+                         "wider windows")
     ap.add_argument("--technology", choices=[t for t in TECHNOLOGIES if t != "ideal"], default="sky130",
                     help="the engine's technology (circuits.engine_design sizes it)")
     ap.add_argument("--foundry-cards", action="store_true",

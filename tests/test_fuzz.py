@@ -127,13 +127,13 @@ CATALOG = {
         "model": ("choice", MODELS), "parameter_set": ("choice", PSETS), "stored": ("word",), "input": ("word",),
         "path": ("choice", ("rram", "register")), "rows": ("int", 1, 1024), "vpre": ("float", 0.05, 0.4),
         "t_sense": ("float", 0.0, 1e-7), "window": ("float", 0.0, 1e6), "technology": ("choice", TECHS),
-        "parasitics": ("choice", ("none", "estimated")),
+        "parasitics": ("choice", ("none", "estimated", "layout")),
     },
     "program-word": {
         "corner": ("choice", CORNERS), "vdd": ("float", 0.0, 1.95), "temperature_C": ("float", -40.0, 125.0),
         "model": ("choice", MODELS), "parameter_set": ("choice", PSETS), "word": ("word",), "technology": ("choice", TECHS),
         "initial": ("choice", ("complement", "zeros", "ones")), "cols": ("int", 1, 64), "rows": ("int", 1, 1024),
-        "t_write": ("float", 0.0, 1e-5), "parasitics": ("choice", ("none", "estimated")),
+        "t_write": ("float", 0.0, 1e-5), "parasitics": ("choice", ("none", "estimated", "layout")),
     },
     "rc-step": {
         "r_ohm": ("float", 1e-3, 1e12), "c_F": ("float", 1e-18, 1.0), "v_step": ("float", -1e3, 1e3),

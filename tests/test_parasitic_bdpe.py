@@ -79,6 +79,20 @@ def test_engine_wires(sky130_tech):
     assert caps["sel"] == pytest.approx(95.25 * c_um + 65 * wireload.lef_wire_cap_per_um(est_tech, "met2"), rel=1e-6)
 
 
+def test_layout_parasitics_in_the_engine(sky130_tech):
+    """parasitics=layout: the same engine wires and windows as estimated, and cell netlists with the
+    licon contact resistors read from the cells' layouts."""
+    from circuits.bdpe import BDPEParams, bdpe
+
+    est, _ = bdpe(BDPEParams(), sky130_tech.with_stdcell_parasitics("estimated"))
+    lay, _ = bdpe(BDPEParams(), sky130_tech.with_stdcell_parasitics("layout"))
+    wires = sorted(line.split()[0] for line in est.text.splitlines() if line.startswith("Cwire_"))
+    assert wires and wires == sorted(line.split()[0] for line in lay.text.splitlines() if line.startswith("Cwire_"))
+    cells = [Path(inc) for inc in lay.includes if "parasitics" in inc]
+    assert cells and set(cells).isdisjoint(Path(inc) for inc in est.includes)
+    assert all("Rlicon" in c.read_text() and "layout parasitics" in c.read_text() for c in cells)
+
+
 def test_parasitics_parameter_is_validated():
     from characterize.procedures import get_testbench
     from characterize.testbench import parse_params
