@@ -196,7 +196,7 @@ def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[BDPEOp], *, co
             a[i].set(t0, vdd * ((op.a >> i) & 1))
         if op.path == "rram":
             _read_cycle(wl[op.row], pre, sae, t0, t1, timing, vdd)
-    supply, params = _supply(tech, vdd)
+    supply, deck_params = _supply(tech, vdd)
     lines = sub.include_lines() + [sub.text] + supply + [f"Vpre vpre 0 dc {fmt(vpre)}"]
     lines += [w.source(f"wl{k}", f"wl_en{k}", vdd) for k, w in enumerate(wl)]
     lines += [pre.source("pre_ctl", "pre", vdd), sae.source("sae", "sae", vdd), sel.source("sel", "sel", vdd)]
@@ -222,7 +222,7 @@ def bdpe_sequence(params: BDPEParams, tech: Technology, ops: list[BDPEOp], *, co
     options = {"noopiter": 1} if read_path else {}
     return SimSpec(deck="\n".join(lines), analysis=Tran(step_s=10e-12, stop_s=stop, max_step_s=50e-12),
                    probes=tuple(probes), technology=tech, corner=corner, temperature_C=temperature_C,
-                   params=params, options=options, timeout_s=3600.0, label=label)
+                   params=deck_params, options=options, timeout_s=3600.0, label=label)
 
 
 def measure_sequence(params: BDPEParams, ops: list[BDPEOp], r: SimResult, *, vdd: float = 1.8, vpre: float = 0.2,

@@ -50,6 +50,7 @@ GRID_NM = 5  # SKY130 manufacturing grid
 LAYERS = {"diff": (65, 20), "poly": (66, 20), "licon": (66, 44), "li1": (67, 20), "mcon": (67, 44),
           "met1": (68, 20), "nsdm": (93, 44), "psdm": (94, 20), "tap": (65, 44)}
 LABEL_LAYERS = {67: "li1", 68: "met1"}  # text on these layers names the net of the shape under it
+SUPPLY_LABELS = ("VGND", "VPWR", "VNB", "VPB")  # may label several pieces, joined outside the cell
 
 
 class LayoutMismatch(InputError):
@@ -297,14 +298,18 @@ def extract(path: Path) -> CellLayout:
     comp = {"sd": ndimage.label(sd)[0], "tap": ndimage.label(ly["tap"])[0]}
     comp.update({key: ndimage.label(ly[key])[0] for key in ("poly", "li1", "met1")})
     nets, contacts = _connect(ly, comp)
-    names = {}
+    labelled = {}
     for text, layer, col, row in labels:
         piece = comp[LABEL_LAYERS[layer]][row, col]
         if piece:
-            root = nets.find((LABEL_LAYERS[layer], int(piece)))
-            if text in names.values() and names.get(root) != text:
+            labelled.setdefault(text, []).append((LABEL_LAYERS[layer], int(piece)))
+    for text, pieces in labelled.items():
+        if len({nets.find(piece) for piece in pieces}) > 1:
+            if text not in SUPPLY_LABELS:
                 raise LayoutMismatch(f"{Path(path).name}: label {text!r} on two unconnected nets (an open)")
-            names[root] = text
+            for piece in pieces[1:]:  # split supply rails are joined where the cell is placed
+                nets.join(piece, pieces[0])
+    names = {nets.find(pieces[0]): text for text, pieces in labelled.items()}
 
     def net(piece):
         root = nets.find(piece)
@@ -367,7 +372,7 @@ def match(cell: CellNetlist, layout: CellLayout, unit_um: float = 1.0) -> Pairin
     for net in sorted(l_col, key=str):
         candidates = by_colour.get(l_col[net])
         if not candidates:
-            unmatched = sorted(set(s_col) - set(to_schematic.values()) - {n for c in by_colour.values() for n in c})
+            unmatched = sorted(map(str, set(s_col) - set(to_schematic.values())))
             raise LayoutMismatch(f"{cell.name}: layout net {net!r} matches no schematic net (labels are read on "
                                  f"li1 and met1 only; schematic nets still unpaired: {unmatched or 'none'})")
         to_schematic[net] = candidates.pop(0)

@@ -204,6 +204,30 @@ def test_gds_reader_on_a_file_made_here(tmp_path):
     assert all(d.contacts == 0 and d.gates == 1 for d in diffusions.values())
 
 
+def _text(layer: int, x: int, y: int, text: str) -> bytes:
+    xy = x.to_bytes(4, "big", signed=True) + y.to_bytes(4, "big", signed=True)
+    body = text.encode() + (b"\0" if len(text) % 2 else b"")
+    return (_record(0x0C, 0) + _record(0x0D, 2, layer.to_bytes(2, "big")) + _record(0x16, 2, (5).to_bytes(2, "big"))
+            + _record(0x10, 3, xy) + _record(0x19, 6, body) + _record(0x11, 0))
+
+
+@pytest.mark.parametrize("name, refused", [("A", True), ("VGND", False)])
+def test_one_label_on_two_unconnected_pieces(tmp_path, name, refused):
+    """A signal label on two pieces that the cell does not connect is an open and refused; split
+    supply rails are joined (the LVS convention: they meet where the cell is placed)."""
+    path = tmp_path / f"{name}.gds"
+    path.write_bytes(_gds([_box(65, 20, 0, 0, 1000, 650), _box(66, 20, 425, -130, 575, 780),
+                           _box(67, 20, 0, 1000, 300, 1300), _box(67, 20, 700, 1000, 1000, 1300),
+                           _text(67, 100, 1100, name), _text(67, 800, 1100, name)]))
+    if refused:
+        with pytest.raises(layout.LayoutMismatch, match="two unconnected nets"):
+            layout.extract(path)
+    else:
+        cell_layout = layout.extract(path)
+        li1 = cell_layout.nets_at(100, 1100) | cell_layout.nets_at(800, 1100)
+        assert li1 == {"VGND"}
+
+
 def test_a_gds_that_is_not_one_flat_cell_is_refused(tmp_path):
     two = tmp_path / "two.gds"
     two.write_bytes(_gds([_box(65, 20, 0, 0, 100, 100)], [_box(65, 20, 0, 0, 100, 100)]))
