@@ -244,12 +244,12 @@ def _connect(ly: dict, comp: dict) -> tuple[_Union, dict[int, int]]:
         for k in range(1, int(comp[key].max()) + 1):
             nets.find((key, k))
     for via, lower, upper in (("licon", ("sd", "tap", "poly"), "li1"), ("mcon", ("li1",), "met1")):
-        pieces, count = ndimage.label(ly[via])
-        for k in range(1, count + 1):
-            where = pieces == k
-            tops = _ids(comp[upper], where)
+        pieces, _count = ndimage.label(ly[via])
+        for k, box in enumerate(ndimage.find_objects(pieces), start=1):  # each via's bounding box
+            where = pieces[box] == k
+            tops = _ids(comp[upper][box], where)
             for layer in lower:
-                for bottom in _ids(comp[layer], where):
+                for bottom in _ids(comp[layer][box], where):
                     for top in tops:
                         nets.join((layer, bottom), (upper, top))
                     if layer == "sd":
@@ -316,16 +316,17 @@ def extract(path: Path) -> CellLayout:
         return names.get(root, root)
 
     gates, count = ndimage.label(ly["diff"] & ly["poly"])
-    devices = tuple(_device(ly, comp, gates == k, net) for k in range(1, count + 1))
+    devices = tuple(_device(ly, comp, gates == k, net) for k in range(1, count + 1))  # whole rasters: rolls need them
     borders = {}
     for d in devices:
         for side in (d.left, d.right):
             borders[side] = borders.get(side, 0) + 1
     um2 = (GRID_NM / 1000) ** 2
     diffusions = {}
-    for k in range(1, int(comp["sd"].max()) + 1):
-        where = comp["sd"] == k
-        diffusions[k] = Diffusion(kind="p" if ly["psdm"][where].any() else "n", area_um2=float(where.sum() * um2),
+    for k, box in enumerate(ndimage.find_objects(comp["sd"]), start=1):
+        box = tuple(slice(b.start - 1, b.stop + 1) for b in box)  # one pixel around: the edges count
+        where = comp["sd"][box] == k
+        diffusions[k] = Diffusion(kind="p" if ly["psdm"][box][where].any() else "n", area_um2=float(where.sum() * um2),
                                   perimeter_um=_perimeter_um(where), gates=borders.get(k, 0),
                                   contacts=contacts.get(k, 0))
     net_of = {(layer, k): net((layer, k)) for layer in ("sd", "poly", "li1", "met1")

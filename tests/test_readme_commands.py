@@ -252,6 +252,15 @@ def check_cell_arc(cmd, cwd):
         assert 1e-12 < data[key] < 1e-9, key
 
 
+def check_cell_arc_layout(cmd, cwd):
+    """buf_8 at 10 ps / 232 fF with the layout model, against its Liberty table (facts sheet:
+    cell_rise 317.4 ps, cell_fall 221.8 ps); the estimated model is 15 % fast there."""
+    data = _json(sh(cmd, cwd))
+    assert data["params"]["parasitics"] == "layout" and data["params"]["cell"] == "buf_8"
+    assert data["delay_rise_s"] == pytest.approx(317.4e-12, rel=0.06)
+    assert data["delay_fall_s"] == pytest.approx(221.8e-12, rel=0.06)
+
+
 def check_cell_arc_sense(cmd, cwd):
     proc = sh(cmd, cwd)
     assert proc.returncode == 0, proc.stderr
@@ -288,6 +297,8 @@ CHECKS = {
     ".venv/bin/bdpe simulate cell-arc --set cell=fa_1 --set pin=A --set output=SUM --set sense=negative":
         check_cell_arc_sense,
     ".venv/bin/bdpe simulate cell-leakage --set cell=nand2_1": check_cell_leakage,
+    ".venv/bin/bdpe simulate cell-arc --set cell=buf_8 --set pin=A --set slew_s=1e-11 --set load_F=2.32e-13 "
+    "--set parasitics=layout --json": check_cell_arc_layout,
     ".venv/bin/bdpe characterize campaigns/smoke.toml -o t.h5 --executor dask --scheduler tcp://127.0.0.1:8786":
         check_dask_campaign,
     ".venv/bin/bdpe simulate popcount --set parasitics=bogus": check_refusal,
