@@ -196,22 +196,14 @@ def _ratios(rows):
 
 
 @pytest.mark.ngspice
+@pytest.mark.parametrize("mode, bounds", [("estimated", BOUNDS), ("layout", LAYOUT_BOUNDS)])
 @pytest.mark.parametrize("cell", sorted(REFERENCE))
-def test_delays_match_liberty_with_parasitics(grid_results, cell):
-    rows = [row for row in grid_results if row[0] == cell and row[4].parasitics == "estimated"]
+def test_delays_match_liberty_with_parasitics(grid_results, cell, mode, bounds):
+    rows = [row for row in grid_results if row[0] == cell and row[4].parasitics == mode]
     assert len(rows) == len(REFERENCE[cell]["arcs"]) * len(GRID_POINTS)
     ratio = _ratios(rows)
     worst = np.max(np.abs(ratio - 1))
-    assert worst <= BOUNDS[cell], f"{cell}: delay / Liberty {ratio.min():.3f}..{ratio.max():.3f}"
-
-
-@pytest.mark.ngspice
-@pytest.mark.parametrize("cell", sorted(REFERENCE))
-def test_delays_match_liberty_with_layout_parasitics(grid_results, cell):
-    rows = [row for row in grid_results if row[0] == cell and row[4].parasitics == "layout"]
-    assert len(rows) == len(REFERENCE[cell]["arcs"]) * len(GRID_POINTS)
-    ratio = _ratios(rows)
-    assert np.max(np.abs(ratio - 1)) <= LAYOUT_BOUNDS[cell], f"{cell}: delay / Liberty {ratio.min():.3f}..{ratio.max():.3f}"
+    assert worst <= bounds[cell], f"{cell} ({mode}): delay / Liberty {ratio.min():.3f}..{ratio.max():.3f}"
 
 
 @pytest.mark.ngspice
